@@ -1,0 +1,97 @@
+"""Command line: `python -m app serve|token|sync ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+from typing import Any
+
+from app.config import get_settings
+
+
+def _token(args: argparse.Namespace) -> int:
+    from app.services.auth import mint_token
+
+    settings = get_settings()
+    claims: dict[str, Any] = {}
+    if args.name:
+        claims["name"] = args.name
+    if args.tz:
+        claims["tz"] = args.tz
+    if args.odoo_uid is not None:
+        claims["odoo_uid"] = args.odoo_uid
+    if args.email:
+        claims["email"] = args.email
+    print(
+        mint_token(
+            settings,
+            sub=args.sub,
+            tenant=args.tenant,
+            roles=[r for r in args.roles.split(",") if r],
+            expires_in=timedelta(hours=args.hours),
+            **claims,
+        )
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from app.services.auth import mint_token
+
+    settings = get_settings()
+    if args.demo:
+        settings = settings.model_copy(update={"demo_data": True})
+    app = create_app(settings)
+    base = f"http://{args.host}:{args.port}"
+    if settings.jwt_algorithm == "HS256" and settings.app_env != "production":
+        token = mint_token(
+            settings,
+            sub="alice",
+            roles=["user", "manager", "ops"],
+            name="Alice Martin",
+            tz="Asia/Dubai",
+            odoo_uid=2,
+            email="alice@example.com",
+            expires_in=timedelta(hours=12),
+        )
+        print(
+            f"\n  Activity Service: {base}/docs\n"
+            "  Authorize in /docs with this development token (alice, 12 h):\n\n"
+            f"  {token}\n",
+            flush=True,
+        )
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="load the demo data set at start-up")
+    serve.set_defaults(func=_serve)
+
+    token = sub.add_parser("token", help="mint a development token signed with JWT_SECRET")
+    token.add_argument("--sub", required=True)
+    token.add_argument("--tenant", default="default")
+    token.add_argument("--roles", default="user", help="comma-separated: user,manager,admin,ops")
+    token.add_argument("--name")
+    token.add_argument("--tz")
+    token.add_argument("--email")
+    token.add_argument("--odoo-uid", type=int)
+    token.add_argument("--hours", type=float, default=12)
+    token.set_defaults(func=_token)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

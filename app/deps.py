@@ -1,0 +1,86 @@
+"""FastAPI dependencies as Annotated aliases; they read the clients the lifespan owns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.config import Settings
+from app.errors import ValidationFailed
+from app.services.auth import Principal, require_roles, verify_token
+from app.services.clock import Clock, request_zone
+from app.store import Store
+
+_bearer = HTTPBearer(auto_error=False, description="JWT: `python -m app token --sub alice`")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.state.settings
+    return settings
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.state.store
+    return store
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.state.clock
+    return clock
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def current_user(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    from app.errors import Unauthorized
+
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    return verify_token(credentials.credentials, settings)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def ops_user(user: CurrentUser) -> Principal:
+    require_roles(user, "ops", "admin")
+    return user
+
+
+OpsUser = Annotated[Principal, Depends(ops_user)]
+
+TzParam = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="IANA time zone for 'today' (default: the token's tz, else DEFAULT_TZ)",
+        examples=["Asia/Dubai"],
+    ),
+]
+
+
+def request_tz(user: CurrentUser, settings: SettingsDep, tz: TzParam = None) -> ZoneInfo:
+    return request_zone(tz, user.tz, settings.default_tz)
+
+
+RequestZone = Annotated[ZoneInfo, Depends(request_tz)]
+
+
+def reject_operator_params(request: Request) -> None:
+    """Query keys that look like database operators never reach a query: 422."""
+    for key in request.query_params:
+        if "$" in key or "[" in key or "]" in key:
+            raise ValidationFailed(
+                f"Query parameter {key!r} looks like a database operator; not accepted",
+                loc=("query", key),
+                msg="operator-like parameters are not accepted",
+            )

@@ -1,0 +1,79 @@
+"""The app factory. The lifespan owns every client and hands them to requests as typed state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from app.config import Settings, get_settings
+from app.deps import reject_operator_params
+from app.errors import install_error_handlers
+from app.observability import RequestContextMiddleware, configure_logging
+from app.routers import activities, health
+from app.services.clock import Clock
+from app.services.demo import load_demo_data
+from app.store import Store, open_store
+
+logger = logging.getLogger("app")
+
+API_PREFIX = "/api/v1"
+
+
+class AppState(TypedDict):
+    settings: Settings
+    store: Store
+    clock: Clock
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build the service. Tests pass their own store and a frozen clock."""
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
+        owned_store = store or open_store(settings)
+        await owned_store.ensure_indexes()
+        app_clock = clock or Clock()
+        if settings.demo_data:
+            loaded = await load_demo_data(owned_store, settings, now=app_clock.now())
+            logger.info("demo data loaded", extra=loaded)
+        logger.info(
+            "service started",
+            extra={
+                "store": "embedded" if owned_store.embedded else "mongodb",
+                "env": settings.app_env,
+            },
+        )
+        try:
+            yield AppState(settings=settings, store=owned_store, clock=app_clock)
+        finally:
+            if store is None:
+                await owned_store.close()
+            logger.info("service stopped")
+
+    app = FastAPI(
+        title="Activity Service",
+        version="1.0.0",
+        summary="Sales activities, dashboard, timeline and Odoo sync for CRM teams.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_operator_params)])
+    api.include_router(activities.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    return app

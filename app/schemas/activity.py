@@ -1,0 +1,198 @@
+"""Activity schemas: Create / Update (input, strict) and Read (output), named as in API.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
+
+from app.schemas.common import (
+    ActivityState,
+    ActivityType,
+    AwareDatetime,
+    CalendarDate,
+    Priority,
+    Related,
+    Source,
+    Urgency,
+    UserId,
+    WallTime,
+    parse_related_ref,
+)
+
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+LongText = Annotated[str, StringConstraints(max_length=20_000)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+OtherUsers = Annotated[list[UserId], Field(max_length=50)]
+
+
+def _related_from_ref(data: Any) -> Any:
+    """Accept `related_id: "model,id"` as an alternative spelling of `related`."""
+    if not isinstance(data, dict) or "related_id" not in data:
+        return data
+    data = dict(data)
+    ref = data.pop("related_id")
+    if ref is None:
+        data.setdefault("related", None)
+        return data
+    if "related" in data and data["related"] is not None:
+        raise ValueError("give either related_id or related, not both")
+    if not isinstance(ref, str):
+        raise ValueError("related_id must be a string 'model,id'")
+    data["related"] = parse_related_ref(ref)
+    return data
+
+
+def _check_times(start: dt.time | None, end: dt.time | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise ValueError("end_time must not be before start_time")
+
+
+class ActivityFields(BaseModel):
+    """Optional descriptive fields shared by create and update."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    due_date: CalendarDate | None = None
+    start_time: WallTime | None = None
+    end_time: WallTime | None = None
+    location: ShortText | None = None
+    related: Related | None = None
+    contact_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    contact_name: ShortText | None = None
+    description: LongText | None = None
+    body: LongText | None = None
+    notes: LongText | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    notif_time: AwareDatetime | None = None
+    notif_email: Email | None = None
+
+
+class ActivityCreate(ActivityFields):
+    type: ActivityType
+    subject: Subject
+    user_id: UserId | None = None
+    date: CalendarDate | None = None
+    priority: Priority = "normal"
+    state: ActivityState = "new"
+    send_reminder: bool = False
+    other_users: OtherUsers = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_related_id(cls, data: Any) -> Any:
+        return _related_from_ref(data)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ActivityCreate:
+        _check_times(self.start_time, self.end_time)
+        return self
+
+
+class ActivityUpdate(ActivityFields):
+    """Partial update: only the fields present change; required fields cannot be nulled."""
+
+    type: ActivityType | None = None
+    subject: Subject | None = None
+    user_id: UserId | None = None
+    date: CalendarDate | None = None
+    priority: Priority | None = None
+    state: ActivityState | None = None
+    send_reminder: bool | None = None
+    other_users: OtherUsers | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_related_id(cls, data: Any) -> Any:
+        return _related_from_ref(data)
+
+    @model_validator(mode="after")
+    def _no_null_required(self) -> ActivityUpdate:
+        required = (
+            "type",
+            "subject",
+            "user_id",
+            "date",
+            "priority",
+            "state",
+            "send_reminder",
+            "other_users",
+        )
+        nulled = [f for f in required if f in self.model_fields_set and getattr(self, f) is None]
+        if nulled:
+            raise ValueError(f"cannot be null: {', '.join(nulled)}")
+        return self
+
+
+class ActivityBatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[ActivityCreate], Field(min_length=1, max_length=500)]
+
+
+class BatchCreated(BaseModel):
+    ids: list[str]
+
+
+class ActivityRead(BaseModel):
+    id: str
+    source: Source
+    external_id: int | None = None
+    type: ActivityType
+    subject: str
+    user_id: str
+    user_name: str | None = None
+    date: dt.date
+    due_date: dt.date | None = None
+    start_time: dt.time | None = None
+    end_time: dt.time | None = None
+    location: str | None = None
+    related: Related | None = None
+    contact_id: str | None = None
+    contact_name: str | None = None
+    description: str | None = None
+    body: str | None = None
+    notes: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    priority: Priority
+    state: ActivityState
+    send_reminder: bool = False
+    notif_time: dt.datetime | None = None
+    notif_email: str | None = None
+    other_users: list[str] = Field(default_factory=list)
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None = None
+    version: int
+    urgency: Urgency
+    days_overdue: int | None = None
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityRead]
+    next_cursor: str | None = None
+    total: int | None = Field(default=None, description="Present when include_total=true")
+
+    @model_serializer(mode="wrap")
+    def _omit_total_unless_asked(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.total is None:
+            data.pop("total", None)
+        return data

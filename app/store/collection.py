@@ -1,0 +1,123 @@
+"""A thin wrapper over an async collection: every command is bounded, counted and timed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.operations import DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+
+from app.store.timing import timed
+
+Filter = Mapping[str, Any]
+Sort = Sequence[tuple[str, int]]
+WriteOp = InsertOne[Any] | UpdateOne | UpdateMany | ReplaceOne[Any] | DeleteOne
+
+
+class TimedCollection:
+    """The subset of the PyMongo async collection API the services use, one command per call."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    @property
+    def name(self) -> str:
+        return str(self._collection.name)
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        limit: int,
+        skip: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        # Every read is bounded: the embedded engine's to_list() ignores its length argument.
+        async with timed("find"):
+            cursor = self._collection.find(filter, projection)
+            if sort:
+                cursor = cursor.sort(list(sort))
+            if skip:
+                cursor = cursor.skip(skip)
+            cursor = cursor.limit(limit).batch_size(max(limit, 1))
+            return list(await cursor.to_list(limit))
+
+    async def find_one(
+        self, filter: Filter, *, projection: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        async with timed("find_one"):
+            doc = await self._collection.find_one(filter, projection)
+            return dict(doc) if doc is not None else None
+
+    async def count(self, filter: Filter) -> int:
+        async with timed("count"):
+            return int(await self._collection.count_documents(filter))
+
+    async def aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        async with timed("aggregate"):
+            cursor = await self._collection.aggregate(list(pipeline))
+            return list(await cursor.to_list(None))
+
+    async def insert_one(self, doc: Mapping[str, Any]) -> None:
+        async with timed("insert"):
+            await self._collection.insert_one(dict(doc))
+
+    async def insert_many(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        if not docs:
+            return
+        async with timed("insert"):
+            await self._collection.insert_many([dict(d) for d in docs], ordered=True)
+
+    async def update_one(
+        self, filter: Filter, update: Mapping[str, Any], *, upsert: bool = False
+    ) -> int:
+        async with timed("update"):
+            result = await self._collection.update_one(filter, update, upsert=upsert)
+            return int(result.matched_count) + (1 if result.upserted_id is not None else 0)
+
+    async def update_many(self, filter: Filter, update: Mapping[str, Any]) -> int:
+        async with timed("update"):
+            result = await self._collection.update_many(filter, update)
+            return int(result.modified_count)
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        sort: Sort | None = None,
+        upsert: bool = False,
+        return_after: bool = True,
+    ) -> dict[str, Any] | None:
+        async with timed("find_and_modify"):
+            doc = await self._collection.find_one_and_update(
+                filter,
+                update,
+                sort=list(sort) if sort else None,
+                upsert=upsert,
+                return_document=ReturnDocument.AFTER if return_after else ReturnDocument.BEFORE,
+            )
+            return dict(doc) if doc is not None else None
+
+    async def delete_many(self, filter: Filter) -> int:
+        async with timed("delete"):
+            result = await self._collection.delete_many(filter)
+            return int(result.deleted_count)
+
+    async def bulk_write(self, ops: Sequence[WriteOp], *, ordered: bool = False) -> dict[str, int]:
+        if not ops:
+            return {"matched": 0, "modified": 0, "upserted": 0, "inserted": 0}
+        async with timed("bulk_write"):
+            result = await self._collection.bulk_write(list(ops), ordered=ordered)
+            return {
+                "matched": int(result.matched_count),
+                "modified": int(result.modified_count),
+                "upserted": int(result.upserted_count),
+                "inserted": int(result.inserted_count),
+            }
+
+    async def create_indexes(self, indexes: Sequence[Any]) -> None:
+        async with timed("create_indexes"):
+            await self._collection.create_indexes(list(indexes))
