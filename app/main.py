@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import activities, health
+from app.routers import activities, health, me
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
 from app.store import Store, open_store
@@ -73,6 +73,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_operator_params)])
+    api.include_router(me.router)
     api.include_router(activities.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -91,3 +91,11 @@ async def test_unexpected_errors_are_500_problem_without_internals(
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret internal detail" not in response.text and "Traceback" not in response.text
+
+
+async def test_me_reports_identities(client, auth):
+    response = await client.get("/api/v1/me", headers=auth("alice", odoo_uid=7, tz="Asia/Dubai"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["identities"] == ["alice", "odoo:7"] and body["tenant"] == "acme"
+    assert (await client.get("/api/v1/me")).status_code == 401
