@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,6 +52,26 @@ class Settings(BaseSettings):
     odoo_timeout_seconds: float = 30.0
     opportunity_model: str = "crm.lead"
 
+    # Scheduled jobs (reminder delivery; later the Odoo sync). Tests turn it off.
+    scheduler_enabled: bool = True
+
+    # Reminders
+    reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    reminder_lease_seconds: float = Field(default=120.0, gt=0)
+    reminder_max_attempts: int = Field(default=5, ge=1, le=50)
+    reminder_retry_base_seconds: float = Field(default=30.0, gt=0)
+    reminder_batch: int = Field(default=100, ge=1, le=10_000)
+    reminder_template: Path | None = None
+
+    # SMTP (unset host = in-app reminders only)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("default_tz")
     @classmethod
     def _known_tz(cls, value: str) -> str:
@@ -58,6 +80,27 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("reminder_template")
+    @classmethod
+    def _readable_template(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"REMINDER_TEMPLATE {str(value)!r} is not a readable file")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_consistent(self) -> Settings:
+        if self.smtp_host is not None and not self.smtp_from:
+            raise ValueError("SMTP_HOST is set: SMTP_FROM (the sender address) is required too")
+        if self.smtp_from and "@" not in parseaddr(self.smtp_from)[1]:
+            raise ValueError("SMTP_FROM must be an address, e.g. 'Reminders <crm@example.com>'")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
+        # A send is cut off after SMTP_TIMEOUT_SECONDS; the claim must outlive it with a margin,
+        # or another worker could reclaim a reminder that is still being sent (a duplicate).
+        if self.reminder_lease_seconds < 2 * self.smtp_timeout_seconds:
+            raise ValueError("REMINDER_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:

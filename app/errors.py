@@ -48,6 +48,11 @@ class ActivityNotFound(NotFound):
         super().__init__(f"Activity {activity_id!r} not found")
 
 
+class NotificationNotFound(NotFound):
+    def __init__(self, notification_id: str) -> None:
+        super().__init__(f"Notification {notification_id!r} not found")
+
+
 class ValidationFailed(AppError):
     status = 422
     title = "Unprocessable Content"

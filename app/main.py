@@ -13,9 +13,11 @@ from app.config import Settings, get_settings
 from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import activities, health, me
+from app.routers import activities, health, me, notifications
+from app.services import reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
+from app.services.scheduler import JobScheduler, app_jobs, worker_id
 from app.store import Store, open_store
 
 logger = logging.getLogger("app")
@@ -56,9 +58,25 @@ def create_app(
                 "env": settings.app_env,
             },
         )
+        scheduler = None
+        if settings.scheduler_enabled:
+            # Started after the store is ready: the first reminder poll runs now (catch-up).
+            scheduler = JobScheduler(
+                app_jobs(
+                    owned_store,
+                    settings,
+                    app_clock,
+                    email=reminders.email_channel(settings),
+                    owner=worker_id(),
+                ),
+                grace_seconds=settings.smtp_timeout_seconds,
+            )
+            scheduler.start()
         try:
             yield AppState(settings=settings, store=owned_store, clock=app_clock)
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             if store is None:
                 await owned_store.close()
             logger.info("service stopped")
@@ -75,6 +93,7 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_operator_params)])
     api.include_router(me.router)
     api.include_router(activities.router)
+    api.include_router(notifications.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from app.main import create_app
 from app.services.auth import mint_token
 from app.services.clock import FrozenClock
 from app.store import Store, open_store
+from tests.smtp import SmtpServer, running_smtp_server
 
 JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
 FROZEN_AT = datetime(2026, 1, 20, 10, 0, tzinfo=UTC)
@@ -35,6 +36,8 @@ def make_settings(**overrides: Any) -> Settings:
         # A database per test keeps tests independent on a shared MongoDB server.
         "mongodb_db": f"test_{uuid.uuid4().hex[:12]}",
         "odoo_url": None,
+        # Tests call the scheduled jobs' service functions themselves, at the time they choose.
+        "scheduler_enabled": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -55,6 +58,13 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
         if not opened.embedded:
             await opened.client.drop_database(settings.mongodb_db)
         await opened.close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    with running_smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

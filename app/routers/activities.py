@@ -12,6 +12,7 @@ from app.errors import ValidationFailed
 from app.schemas.activity import (
     ActivityBatchCreate,
     ActivityCreate,
+    ActivityDetail,
     ActivityPage,
     ActivityRead,
     ActivityUpdate,
@@ -159,11 +160,13 @@ async def get_activity(
     store: StoreDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> ActivityRead:
-    """One activity, with its ETag."""
-    doc = await activities.get_activity(store, user, activity_id)
-    response.headers["ETag"] = _etag(doc["version"])
-    return activities.to_read(doc, today_in(zone, clock.now()).isoformat())
+) -> ActivityDetail:
+    """One activity with its reminder notifications (`notifs`), and its ETag."""
+    detail = await activities.get_activity_detail(
+        store, user, activity_id, today=today_in(zone, clock.now()).isoformat()
+    )
+    response.headers["ETag"] = _etag(detail.version)
+    return detail
 
 
 @router.patch("/{activity_id}", responses=problem_responses(401, 403, 404, 409, 412, 422))

@@ -28,6 +28,7 @@ from app.schemas.common import (
     WallTime,
     parse_related_ref,
 )
+from app.schemas.notification import NotificationRead
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
@@ -183,6 +184,12 @@ class ActivityRead(BaseModel):
     version: int
     urgency: Urgency
     days_overdue: int | None = None
+
+
+class ActivityDetail(ActivityRead):
+    """A single activity as GET /activities/{id} returns it: with its reminders."""
+
+    notifs: list[NotificationRead] = Field(default_factory=list)
 
 
 class ActivityPage(BaseModel):

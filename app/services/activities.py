@@ -25,10 +25,10 @@ from app.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
-from app.schemas.activity import ActivityCreate, ActivityRead, ActivityUpdate
+from app.schemas.activity import ActivityCreate, ActivityDetail, ActivityRead, ActivityUpdate
 from app.schemas.common import Related
 from app.services import cursor as keyset
-from app.services import records
+from app.services import records, reminders
 from app.services.auth import Principal
 from app.services.clock import local_to_utc, zone
 from app.store import Store
@@ -181,6 +181,18 @@ async def get_activity(store: Store, user: Principal, activity_id: str) -> dict[
     if data is None:
         raise ActivityNotFound(activity_id)
     return data
+
+
+async def get_activity_detail(
+    store: Store, user: Principal, activity_id: str, *, today: str
+) -> ActivityDetail:
+    """One activity with its reminder notifications (`notifs`, one extra bounded query)."""
+    data = await get_activity(store, user, activity_id)
+    notifs = await reminders.notifications_of_activity(store, user.tenant, activity_id)
+    urgency, days_overdue = urgency_of(data, today)
+    return ActivityDetail.model_validate(
+        {**data, "urgency": urgency, "days_overdue": days_overdue, "notifs": notifs}
+    )
 
 
 async def search_activities(
@@ -387,6 +399,7 @@ async def create_activities(
     """All or nothing: everything was validated before this point; one insert command."""
     docs = await build_new_activities(store, user, payloads, settings=settings, now=now)
     await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=now_ms(now))
+    await reminders.sync_for_activities(store, user, docs, now=now)
     return docs
 
 
@@ -442,6 +455,7 @@ async def update_activity(
             now=now,
         )
         if updated is not None:
+            await reminders.sync_for_activities(store, user, [updated], now=now, before=[current])
             return updated
         if expected is not None:
             raise PreconditionFailed("The activity was changed by someone else meanwhile")
@@ -507,5 +521,6 @@ async def delete_activity(
             now=now,
         )
         if deleted is not None:
+            await reminders.sync_for_activities(store, user, [deleted], now=now, before=[current])
             return deleted
     raise Conflict("The activity is being changed concurrently; retry")

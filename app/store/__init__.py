@@ -96,7 +96,8 @@ class Store:
         )
         await self.notifications.create_indexes(
             [
-                IndexModel([("status", A), ("send_at", A)], name="by_status_send_at"),
+                # The delivery claim: due pending ones, and sending ones whose lease expired.
+                IndexModel([("status", A), ("next_attempt_at", A)], name="by_status_next_attempt"),
                 IndexModel(
                     [("tenant_id", A), ("user_id", A), ("send_at", D)], name="by_user_send_at"
                 ),

@@ -75,6 +75,8 @@ async def test_round_trip_of_every_field(client, auth):
     }
     created = await create(client, auth("alice"), **fields)
     fetched = (await client.get(f"{API}/{created['id']}", headers=auth("alice"))).json()
+    # The single GET adds the activity's reminders: one per recipient.
+    assert sorted(n["user_id"] for n in fetched.pop("notifs")) == ["alice", "bob", "carol"]
     assert fetched == created
     for key, value in fields.items():
         assert fetched[key] == value, key
