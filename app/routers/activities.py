@@ -19,6 +19,7 @@ from app.schemas.activity import (
     BatchCreated,
 )
 from app.schemas.common import (
+    RELATED_REF_PATTERN,
     ActivityState,
     ActivityType,
     Limit,
@@ -108,7 +109,9 @@ async def search_activities(
     priority: Annotated[list[Priority] | None, Query()] = None,
     source: Source | None = None,
     contact_id: Annotated[str | None, Query(max_length=128)] = None,
-    related: Annotated[str | None, Query(max_length=200, description="`model,id`")] = None,
+    related: Annotated[
+        str | None, Query(pattern=RELATED_REF_PATTERN, description="`model,id`")
+    ] = None,
     date_from: date | None = None,
     date_to: date | None = None,
     due_before: Annotated[date | None, Query(description="due_date strictly before")] = None,
@@ -179,7 +182,10 @@ async def update_activity(
     settings: SettingsDep,
     clock: ClockDep,
     zone: RequestZone,
-    if_match: Annotated[str | None, Header(max_length=64)] = None,
+    if_match: Annotated[
+        str | None,
+        Header(pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$', description='`"<version>"` from the ETag'),
+    ] = None,
 ) -> ActivityRead:
     """Partial update; `If-Match: "<version>"` makes it conditional (412 on mismatch)."""
     doc = await activities.update_activity(

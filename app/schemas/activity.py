@@ -14,6 +14,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import (
     ActivityState,
@@ -106,16 +107,17 @@ class ActivityCreate(ActivityFields):
 
 
 class ActivityUpdate(ActivityFields):
-    """Partial update: only the fields present change; required fields cannot be nulled."""
+    """Partial update: only the fields present change. Required fields cannot be nulled: null is
+    left out of their documented schema and refused (422) if sent anyway."""
 
-    type: ActivityType | None = None
-    subject: Subject | None = None
-    user_id: UserId | None = None
-    date: CalendarDate | None = None
-    priority: Priority | None = None
-    state: ActivityState | None = None
-    send_reminder: bool | None = None
-    other_users: OtherUsers | None = None
+    type: ActivityType | SkipJsonSchema[None] = None
+    subject: Subject | SkipJsonSchema[None] = None
+    user_id: UserId | SkipJsonSchema[None] = None
+    date: CalendarDate | SkipJsonSchema[None] = None
+    priority: Priority | SkipJsonSchema[None] = None
+    state: ActivityState | SkipJsonSchema[None] = None
+    send_reminder: bool | SkipJsonSchema[None] = None
+    other_users: OtherUsers | SkipJsonSchema[None] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -160,8 +162,8 @@ class ActivityRead(BaseModel):
     user_name: str | None = None
     date: dt.date
     due_date: dt.date | None = None
-    start_time: dt.time | None = None
-    end_time: dt.time | None = None
+    start_time: WallTime | None = None
+    end_time: WallTime | None = None
     location: str | None = None
     related: Related | None = None
     contact_id: str | None = None

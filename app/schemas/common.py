@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from enum import Enum
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -12,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 ActivityType = Literal["email", "whatsapp", "call", "meeting", "note", "event", "task"]
@@ -33,17 +36,18 @@ RELATED_MODELS: tuple[str, ...] = (
     "res.partner",
 )
 
-# Calendar dates travel as YYYY-MM-DD text; this range keeps them four-digit and leaves the
-# sort key's "no due date" sentinel (9999-12-31) unreachable.
-MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
 RECORD_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _RECORD_ID = re.compile(RECORD_ID_PATTERN)
+RELATED_REF_PATTERN = (
+    r"^(sale\.opportunity|sale\.quot|sale\.order|crm\.lead|res\.partner),[A-Za-z0-9_.-]{1,64}$"
+)
+# A wall-clock time: no offset (JSON Schema's "time" format demands one, so it is a pattern).
+WALL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 
-
-def _bounded_date(value: date) -> date:
-    if not MIN_DATE <= value <= MAX_DATE:
-        raise ValueError(f"date must be between {MIN_DATE} and {MAX_DATE}")
-    return value
+# Every IANA zone this service knows, so the documented `tz` values are exactly the accepted ones.
+TimeZoneName = Enum(  # type: ignore[misc]
+    "TimeZoneName", {name: name for name in sorted(available_timezones())}, type=str
+)
 
 
 def _naive_time(value: time) -> time:
@@ -58,15 +62,18 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-CalendarDate = Annotated[date, AfterValidator(_bounded_date)]
-WallTime = Annotated[time, AfterValidator(_naive_time)]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-UserId = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^$\s][^\s]*$"
-    ),
+# Calendar dates travel as YYYY-MM-DD text (always four-digit years), which compares correctly.
+CalendarDate = date
+WallTime = Annotated[
+    time,
+    AfterValidator(_naive_time),
+    WithJsonSchema({"type": "string", "pattern": WALL_TIME_PATTERN, "examples": ["14:00:00"]}),
 ]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# User ids are token subjects or `odoo:<uid>`: letters, digits and a few separators, never an
+# operator-looking `$...` value.
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+|-]{0,127}$"
+UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 RecordId = Annotated[str, StringConstraints(pattern=RECORD_ID_PATTERN)]
 
 
