@@ -24,6 +24,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard_bench
+
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench

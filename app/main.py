@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import activities, health, me, notifications
+from app.routers import activities, dashboard, health, me, notifications, timeline
 from app.services import reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
@@ -94,6 +94,8 @@ def create_app(
     api.include_router(me.router)
     api.include_router(activities.router)
     api.include_router(notifications.router)
+    api.include_router(dashboard.router)
+    api.include_router(timeline.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

@@ -74,6 +74,16 @@ def local_to_utc(day: date, at: time | None, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at or ALL_DAY, tzinfo=tz).astimezone(UTC)
 
 
+def utc_instant(value: datetime) -> datetime:
+    """An aware datetime as UTC; one beyond the calendar's range (year 1 at +14:00) clamps to
+    its edge, which every stored instant is inside of."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if value.year == datetime.min.year else datetime.max
+        return edge.replace(tzinfo=UTC)
+
+
 def iso_date(day: date) -> str:
     return day.isoformat()
 

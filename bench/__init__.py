@@ -1,0 +1,1 @@
+"""Runnable benchmarks that print figures and ratios: `python -m bench.<name>`."""
