@@ -6,6 +6,8 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
+from pydantic import StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from app.deps import ClockDep, CurrentUser, RequestZone, SettingsDep, StoreDep
 from app.errors import ValidationFailed
@@ -36,6 +38,7 @@ from app.services.clock import today_in
 router = APIRouter(prefix="/activities", tags=["activities"])
 
 ActivityId = Annotated[str, Path(max_length=128, description="Activity id")]
+IfMatch = Annotated[str, StringConstraints(pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$')]
 SortParam = Literal["date", "-date", "due_date", "-due_date", "updated_at", "-updated_at"]
 
 
@@ -183,8 +186,7 @@ async def update_activity(
     clock: ClockDep,
     zone: RequestZone,
     if_match: Annotated[
-        str | None,
-        Header(pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$', description='`"<version>"` from the ETag'),
+        IfMatch | SkipJsonSchema[None], Header(description='`"<version>"` from the ETag')
     ] = None,
 ) -> ActivityRead:
     """Partial update; `If-Match: "<version>"` makes it conditional (412 on mismatch)."""

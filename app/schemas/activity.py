@@ -35,9 +35,12 @@ Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+# Control characters are spelled out: `\s` differs between JSON Schema (ECMA-262) and Python for
+# \x1c-\x1f and \x85, and the documented pattern must accept exactly what the service accepts.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN),
 ]
 OtherUsers = Annotated[list[UserId], Field(max_length=50)]
 

@@ -42,7 +42,11 @@ class TimedCollection:
             if skip:
                 cursor = cursor.skip(skip)
             cursor = cursor.limit(limit).batch_size(max(limit, 1))
-            return list(await cursor.to_list(limit))
+            docs = list(await cursor.to_list(limit))
+            # Release the cursor inside the timed block: the embedded engine's cursor holds a
+            # copy of the whole collection, and freeing it is store time, not ours.
+            del cursor
+            return docs
 
     async def find_one(
         self, filter: Filter, *, projection: Mapping[str, Any] | None = None
@@ -58,7 +62,9 @@ class TimedCollection:
     async def aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         async with timed("aggregate"):
             cursor = await self._collection.aggregate(list(pipeline))
-            return list(await cursor.to_list(None))
+            docs = list(await cursor.to_list(None))
+            del cursor
+            return docs
 
     async def insert_one(self, doc: Mapping[str, Any]) -> None:
         async with timed("insert"):

@@ -1,0 +1,286 @@
+"""HTTP load benchmark of the API: wrk against uvicorn on loopback, at two data sizes.
+
+    python -m bench.api_bench                 # 2k and 20k activities (+5x chatter messages)
+    python -m bench.api_bench --sizes 2000 --duration 5
+    MONGODB_URI=mongodb://localhost:27017 python -m bench.api_bench   # same, on a real MongoDB
+
+For each size it starts the service in a subprocess (`serve` below) with the data loaded, then:
+- drives every endpoint with wrk (16 connections) for req/s, p50 and p99;
+- sends sequential requests (1 connection) and reads `Server-Timing` for the store commands per
+  request and the milliseconds spent in the store (`db`) and in our own code (`app`).
+The trivial authenticated endpoint `GET /api/v1/me` is the ceiling: same server, same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+ENDPOINTS = {
+    "trivial (/me)": "/api/v1/me",
+    "activities limit=50": "/api/v1/activities?limit=50",
+    "activities me+new": "/api/v1/activities?user_id=me&state=new",
+    "dashboard summary": "/api/v1/dashboard/summary",
+    "timeline": "/api/v1/timeline",
+}
+TENANT = "bench"
+_TIMING = re.compile(r'db;dur=([\d.]+);desc="(\d+) commands", app;dur=([\d.]+)')
+
+
+def ensure_wrk() -> str:
+    """The bench's setup step: wrk from the Debian packages."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk (Debian package)...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is required: sudo apt-get install wrk")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ------------------------------------------------------------------------------ server side
+
+
+async def load_data(store: Any, settings: Any, activities: int, messages: int) -> None:
+    from bench.data import load_activities, load_messages
+
+    now = datetime.now(UTC)
+    await load_activities(store, settings, tenant=TENANT, count=activities, now=now)
+    await load_messages(store, tenant=TENANT, count=messages, now=now)
+
+
+def serve(port: int, activities: int, messages: int) -> None:
+    import uvicorn
+
+    from app.config import get_settings
+    from app.main import create_app
+    from app.store import open_store
+
+    settings = get_settings().model_copy(update={"log_level": "WARNING"})
+    store = open_store(settings)
+
+    async def prepare() -> None:
+        await store.ensure_indexes()
+        started = time.perf_counter()
+        await load_data(store, settings, activities, messages)
+        print(
+            f"loaded {activities} activities + {messages} messages in "
+            f"{time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
+
+    config = uvicorn.Config(
+        create_app(settings, store=store),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        await prepare()
+        await server.serve()
+
+    asyncio.run(main())
+
+
+# ------------------------------------------------------------------------------ driver side
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
+
+
+def run_wrk(wrk: str, url: str, token: str, duration: int, connections: int) -> WrkResult:
+    out = subprocess.run(
+        [
+            wrk,
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "60s",
+            "-H",
+            f"Authorization: Bearer {token}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if "Latency Distribution" not in out:
+        raise RuntimeError(f"wrk gave no latency distribution:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"timeout (\d+)", out)
+    errors = int(errors_match.group(1)) if errors_match else 0
+    errors += int(timeouts.group(1)) if timeouts else 0
+    return WrkResult(rps, p50, p99, errors)
+
+
+def server_timing(base: str, path: str, token: str, samples: int) -> tuple[float, float, float]:
+    """Median (store commands, db ms, app ms) over sequential requests: 1 connection."""
+    commands, db, app = [], [], []
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as http:
+        http.get(path)  # warm-up
+        for _ in range(samples):
+            response = http.get(path)
+            response.raise_for_status()
+            match = _TIMING.search(response.headers["server-timing"])
+            assert match, response.headers["server-timing"]
+            db.append(float(match.group(1)))
+            commands.append(float(match.group(2)))
+            app.append(float(match.group(3)))
+    return statistics.median(commands), statistics.median(db), statistics.median(app)
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit("the bench server exited during start-up")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    sys.exit("the bench server did not become ready")
+
+
+def bench_size(wrk: str, size: int, args: argparse.Namespace, token: str) -> dict[str, Any]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.api_bench",
+            "serve",
+            "--port",
+            str(port),
+            "--activities",
+            str(size),
+            "--messages",
+            str(size * 5),
+        ],
+    )
+    try:
+        wait_ready(base, proc)
+        results: dict[str, Any] = {}
+        for name, path in ENDPOINTS.items():
+            commands, db_ms, app_ms = server_timing(base, path, token, args.samples)
+            load = run_wrk(wrk, base + path, token, args.duration, args.connections)
+            results[name] = {"commands": commands, "db_ms": db_ms, "app_ms": app_ms, "wrk": load}
+            print(
+                f"  {size:>6} {name:<22} {load.rps:>8.1f} req/s  p50 {load.p50_ms:>8.1f} ms  "
+                f"p99 {load.p99_ms:>8.1f} ms  cmds {commands:>3.0f}  db {db_ms:>8.2f} ms  "
+                f"app {app_ms:>6.2f} ms  errors {load.errors}",
+                flush=True,
+            )
+        return results
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.api_bench")
+    sub = parser.add_subparsers(dest="command")
+    server = sub.add_parser("serve")
+    server.add_argument("--port", type=int, required=True)
+    server.add_argument("--activities", type=int, required=True)
+    server.add_argument("--messages", type=int, required=True)
+    parser.add_argument("--sizes", default="2000,20000")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--samples", type=int, default=15, help="sequential requests for timing")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.port, args.activities, args.messages)
+        return 0
+
+    from app.config import get_settings
+    from app.services.auth import mint_token
+
+    wrk = ensure_wrk()
+    token = mint_token(
+        get_settings(), sub="rep-1", tenant=TENANT, roles=["user"], expires_in=timedelta(hours=4)
+    )
+    engine = "MongoDB" if os.environ.get("MONGODB_URI") else "embedded (mongomock)"
+    print(
+        f"API bench on {engine}; wrk -c{args.connections} -d{args.duration}s; "
+        f"Server-Timing medians over {args.samples} sequential requests\n",
+        flush=True,
+    )
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs = {size: bench_size(wrk, size, args, token) for size in sizes}
+
+    print("\nSummary")
+    small, large = sizes[0], sizes[-1]
+    trivial_app = runs[small]["trivial (/me)"]["app_ms"]
+    for name in ENDPOINTS:
+        a, b = runs[small][name], runs[large][name]
+        same = "same" if a["commands"] == b["commands"] else "DIFFERENT"
+        print(
+            f"  {name:<22} commands/request {a['commands']:.0f} @ {small} vs "
+            f"{b['commands']:.0f} @ {large} ({same}); "
+            f"p99/p50 @ {large}: {b['wrk'].p99_ms / max(b['wrk'].p50_ms, 1e-9):.1f}x; "
+            f"app ms / trivial app ms @ {small}: {a['app_ms'] / max(trivial_app, 1e-9):.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
