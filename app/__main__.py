@@ -68,6 +68,70 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class _SyncProgress:
+    """One line per model on stderr: rewritten in place on a terminal, printed once otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started: dict[str, float] = {}
+
+    def __call__(self, model: str, counts: Any, done: bool) -> None:
+        import time
+
+        started = self.started.setdefault(model, time.perf_counter())
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        line = (
+            f"{model:<20} {counts.fetched:>9,} fetched {counts.upserted:>9,} written "
+            f"{counts.fetched / elapsed:>9,.0f}/s"
+        )
+        if done:
+            self.stream.write(("\r" if self.tty else "") + line + "\n")
+        elif self.tty:
+            self.stream.write("\r" + line)
+        self.stream.flush()
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_run_sync(full=args.full))
+
+
+async def _run_sync(*, full: bool) -> int:
+    import httpx
+
+    from app.errors import OdooNotConfigured, SyncAlreadyRunning
+    from app.observability import configure_logging
+    from app.services.clock import Clock
+    from app.services.sync import SyncRunner
+    from app.store import open_store
+
+    settings = get_settings()
+    configure_logging("WARNING")  # the progress lines are the output; warnings still show
+    store = open_store(settings)
+    await store.ensure_indexes()
+    try:
+        async with httpx.AsyncClient() as http:
+            runner = SyncRunner(store, settings, Clock(), http)
+            try:
+                run = await runner.run(full=full, progress=_SyncProgress(sys.stderr))
+            except OdooNotConfigured as exc:
+                print(exc.detail, file=sys.stderr)
+                return 2
+            except SyncAlreadyRunning as exc:
+                print(f"A sync run is already in progress: {exc.run_id}", file=sys.stderr)
+                return 3
+    finally:
+        await store.close()
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    kind = "full" if run.full else "incremental"
+    print(f"run {run.run_id}: {run.status} ({kind}, {seconds:.1f} s)", file=sys.stderr)
+    for error in run.errors:
+        print(f"  error: {error}", file=sys.stderr)
+    return 0 if run.status == "succeeded" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--odoo-uid", type=int)
     token.add_argument("--hours", type=float, default=12)
     token.set_defaults(func=_token)
+
+    sync = sub.add_parser("sync", help="run one Odoo sync in the foreground (ODOO_* settings)")
+    sync.add_argument(
+        "--full", action="store_true", help="re-read everything and reconcile deletions"
+    )
+    sync.set_defaults(func=_sync)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

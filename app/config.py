@@ -50,7 +50,18 @@ class Settings(BaseSettings):
     odoo_tenant: str = "default"
     odoo_page_size: int = Field(default=500, ge=1, le=10_000)
     odoo_timeout_seconds: float = 30.0
+    odoo_max_retries: int = Field(default=3, ge=0, le=20)
+    odoo_backoff_seconds: float = Field(default=0.5, ge=0)
     opportunity_model: str = "crm.lead"
+    # Chatter: comma-separated lists (empty models = the opportunity model only).
+    odoo_message_models: str = ""
+    odoo_message_types: str = "comment,email,notification"
+    odoo_message_excluded_subtypes: str = ""
+
+    # Odoo sync
+    sync_interval_seconds: float = Field(default=300.0, ge=0)
+    sync_reconcile_every: int = Field(default=24, ge=1)
+    sync_lease_seconds: float = Field(default=300.0, gt=0)
 
     # Scheduled jobs (reminder delivery; later the Odoo sync). Tests turn it off.
     scheduler_enabled: bool = True
@@ -103,6 +114,28 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _odoo_consistent(self) -> Settings:
+        if self.odoo_url is None:
+            return self
+        if not self.odoo_db:
+            raise ValueError("ODOO_URL is set: ODOO_DB is required too")
+        if self.odoo_password is None and self.odoo_api_key is None:
+            raise ValueError("ODOO_URL is set: ODOO_PASSWORD or ODOO_API_KEY is required")
+        if self.odoo_protocol == "json2" and self.odoo_api_key is None:
+            raise ValueError("ODOO_PROTOCOL=json2 needs ODOO_API_KEY")
+        if self.odoo_protocol == "xmlrpc" and not self.odoo_username:
+            raise ValueError("ODOO_PROTOCOL=xmlrpc needs ODOO_USERNAME")
+        # The lease is renewed after every page: it must outlive the slowest page (every
+        # attempt timing out), or another replica could take over a run that is still alive.
+        slowest_page = self.odoo_timeout_seconds * (self.odoo_max_retries + 1)
+        if self.sync_lease_seconds < 2 * slowest_page:
+            raise ValueError(
+                "SYNC_LEASE_SECONDS must be at least 2 x ODOO_TIMEOUT_SECONDS x "
+                f"(ODOO_MAX_RETRIES + 1) = {2 * slowest_page:g}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_guards(self) -> Settings:
         if self.app_env == "production":
             if self.mongodb_uri is None:
@@ -123,6 +156,24 @@ class Settings(BaseSettings):
     @property
     def jwt_algorithm(self) -> Literal["HS256", "RS256"]:
         return "RS256" if self.jwt_public_key else "HS256"
+
+    @property
+    def message_models(self) -> tuple[str, ...]:
+        """The Odoo models whose chatter is synced (ODOO_MESSAGE_MODELS)."""
+        return _csv(self.odoo_message_models) or (self.opportunity_model,)
+
+    @property
+    def message_types(self) -> tuple[str, ...]:
+        return _csv(self.odoo_message_types)
+
+    @property
+    def message_excluded_subtypes(self) -> frozenset[str]:
+        """Subtype names (case-insensitive) whose messages are not synced."""
+        return frozenset(name.lower() for name in _csv(self.odoo_message_excluded_subtypes))
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
 @lru_cache

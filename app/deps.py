@@ -12,6 +12,7 @@ from app.config import Settings
 from app.errors import ValidationFailed
 from app.services.auth import Principal, require_roles, verify_token
 from app.services.clock import Clock, request_zone
+from app.services.sync import SyncRunner
 from app.store import Store
 
 _bearer = HTTPBearer(auto_error=False, description="JWT: `python -m app token --sub alice`")
@@ -32,9 +33,15 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+def get_sync(request: Request) -> SyncRunner:
+    runner: SyncRunner = request.state.sync
+    return runner
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+SyncDep = Annotated[SyncRunner, Depends(get_sync)]
 
 
 def current_user(

@@ -94,6 +94,32 @@ class ServiceUnavailable(AppError):
     title = "Service Unavailable"
 
 
+class SyncRunNotFound(NotFound):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"Sync run {run_id!r} not found")
+
+
+class SyncAlreadyRunning(Conflict):
+    """Another sync run of the tenant holds the lease; the problem body names it."""
+
+    def __init__(self, run_id: str | None) -> None:
+        super().__init__(
+            f"An Odoo sync run is already in progress ({run_id})",
+            extra={"run_id": run_id},
+        )
+        self.run_id = run_id
+
+
+class OdooNotConfigured(Conflict):
+    """The sync was asked for, but this deployment has no Odoo connection (a configuration
+    state, not an outage: 409, never 5xx)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Odoo sync is not configured: set ODOO_URL, ODOO_DB and ODOO_PASSWORD or ODOO_API_KEY"
+        )
+
+
 def problem_response(
     status: int,
     title: str,

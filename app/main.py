@@ -7,17 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
+import httpx
 from fastapi import APIRouter, Depends, FastAPI
 
 from app.config import Settings, get_settings
 from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import activities, dashboard, health, me, notifications, timeline
+from app.routers import activities, dashboard, health, me, notifications, sync, timeline
 from app.services import reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
 from app.services.scheduler import JobScheduler, app_jobs, worker_id
+from app.services.sync import SyncRunner
 from app.store import Store, open_store
 
 logger = logging.getLogger("app")
@@ -29,6 +31,7 @@ class AppState(TypedDict):
     settings: Settings
     store: Store
     clock: Clock
+    sync: SyncRunner
 
 
 def create_app(
@@ -58,6 +61,12 @@ def create_app(
                 "env": settings.app_env,
             },
         )
+        # One HTTP client for Odoo, for the app's lifetime; nothing connects to Odoo at start-up
+        # (it may be down): each sync run connects when it starts.
+        odoo_http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2)
+        )
+        sync_runner = SyncRunner(owned_store, settings, app_clock, odoo_http)
         scheduler = None
         if settings.scheduler_enabled:
             # Started after the store is ready: the first reminder poll runs now (catch-up).
@@ -68,15 +77,18 @@ def create_app(
                     app_clock,
                     email=reminders.email_channel(settings),
                     owner=worker_id(),
+                    sync=sync_runner,
                 ),
                 grace_seconds=settings.smtp_timeout_seconds,
             )
             scheduler.start()
         try:
-            yield AppState(settings=settings, store=owned_store, clock=app_clock)
+            yield AppState(settings=settings, store=owned_store, clock=app_clock, sync=sync_runner)
         finally:
             if scheduler is not None:
                 await scheduler.stop()
+            await sync_runner.aclose()
+            await odoo_http.aclose()
             if store is None:
                 await owned_store.close()
             logger.info("service stopped")
@@ -96,6 +108,7 @@ def create_app(
     api.include_router(notifications.router)
     api.include_router(dashboard.router)
     api.include_router(timeline.router)
+    api.include_router(sync.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

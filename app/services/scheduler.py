@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -24,6 +24,9 @@ from app.config import Settings
 from app.services import reminders
 from app.services.clock import Clock
 from app.store import Store
+
+if TYPE_CHECKING:
+    from app.services.sync import SyncRunner
 
 logger = logging.getLogger("app.scheduler")
 # APScheduler logs every run at INFO ("Running job ...", "executed successfully"): twice per poll
@@ -55,6 +58,7 @@ def app_jobs(
     *,
     email: reminders.EmailChannel | None,
     owner: str,
+    sync: SyncRunner | None = None,
 ) -> list[Job]:
     """Every job of the service."""
 
@@ -63,7 +67,15 @@ def app_jobs(
             store, email, owner=owner, clock=clock, settings=settings, stopping=stopping
         )
 
-    return [Job("reminders.deliver", deliver_reminders, settings.reminder_poll_seconds)]
+    jobs = [Job("reminders.deliver", deliver_reminders, settings.reminder_poll_seconds)]
+    if sync is not None and sync.scheduled:
+
+        async def sync_odoo(stopping: asyncio.Event) -> None:
+            await sync.run_scheduled(stopping)
+
+        # Not at start-up: Odoo may be down then, and a restart should not cost a sync.
+        jobs.append(Job("sync.odoo", sync_odoo, settings.sync_interval_seconds, run_at_start=False))
+    return jobs
 
 
 class JobScheduler:

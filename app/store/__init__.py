@@ -68,6 +68,11 @@ SERVING_INDEXES = [
         [("tenant_id", A), ("entity_type", A), ("source", A), ("serving_id", A)],
         name="by_source_serving_id",
     ),
+    # The sync's sweep: active envelopes of a source not stamped by the latest full run.
+    IndexModel(
+        [("tenant_id", A), ("entity_type", A), ("source", A), ("is_active", A), ("sync_seq", A)],
+        name="by_source_sync_seq",
+    ),
 ]
 
 

@@ -1,9 +1,9 @@
 """The serving collection: envelopes keyed by a deterministic `_id`.
 
 An envelope is `{_id, tenant_id, serving_id, entity_type, source, is_active, last_aggregated,
-data}`. `_id` is `"<tenant>:<serving_id>"`, so every point read, update and sync upsert filters on
-`_id` (O(1) on both engines) and `serving_id` is unique per tenant by construction: no unique
-secondary index is needed (../shared/STORE.md).
+data}`, plus `sync_seq` when the Odoo sync wrote it. `_id` is `"<tenant>:<serving_id>"`, so every
+point read, update and sync upsert filters on `_id` (O(1) on both engines) and `serving_id` is
+unique per tenant by construction: no unique secondary index is needed (../shared/STORE.md).
 
 Services speak in the entity's own field names (`state`, `due_date`, ...); this module maps them
 into `data.<field>` and adds the tenant / entity / active conditions to every query, so no caller
@@ -21,6 +21,8 @@ from pymongo.operations import UpdateOne
 from app.store.collection import Sort, TimedCollection
 
 EntityTypes = str | Sequence[str]
+# Envelope field: the sequence number of the sync run that last upserted it.
+SYNC_SEQ = "sync_seq"
 
 
 def envelope_id(tenant_id: str, serving_id: str) -> str:
@@ -92,7 +94,6 @@ class Envelopes:
             {**_scope(tenant_id, entity_types), **_in_data(where)},
             sort=[(f"data.{field}", direction) for field, direction in sort],
             limit=limit,
-            projection={"entity_type": 1, "data": 1},
         )
         return [_data(e) for e in envelopes]
 
@@ -168,11 +169,14 @@ class Envelopes:
         docs: Sequence[Mapping[str, Any]],
         *,
         now: datetime,
+        sync_seq: int | None = None,
     ) -> dict[str, int]:
         """Upsert a page of entities in one bulk write keyed by `_id` (the sync's write path).
 
-        A re-seen entity is re-activated: it exists upstream again.
+        A re-seen entity is re-activated: it exists upstream again. `sync_seq` stamps the
+        envelopes with the sync run that wrote them (see `not_synced_since`).
         """
+        stamp = {} if sync_seq is None else {SYNC_SEQ: sync_seq}
         ops = [
             UpdateOne(
                 {"_id": envelope_id(tenant_id, str(doc["id"]))},
@@ -185,6 +189,7 @@ class Envelopes:
                         "is_active": True,
                         "last_aggregated": now,
                         "data": dict(doc),
+                        **stamp,
                     }
                 },
                 upsert=True,
@@ -192,6 +197,26 @@ class Envelopes:
             for doc in docs
         ]
         return await self.collection.bulk_write(ops, ordered=False)
+
+    async def not_synced_since(
+        self, tenant_id: str, entity_types: EntityTypes, source: str, *, sync_seq: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Active entities of `source` that no sync run numbered `sync_seq` or later upserted:
+        after a run that re-read everything upstream, the candidates for deactivation.
+
+        Bounded by `limit`; callers make progress by re-stamping or deactivating what they get.
+        """
+        envelopes = await self.collection.find(
+            {
+                **_scope(tenant_id, entity_types),
+                "source": source,
+                # `$not` also matches envelopes written before stamps existed (no field).
+                SYNC_SEQ: {"$not": {"$gte": sync_seq}},
+            },
+            limit=limit,
+            projection={"entity_type": 1, "data.id": 1, "data.external_id": 1},
+        )
+        return [_data(e) for e in envelopes]
 
     async def deactivate_many(
         self, tenant_id: str, entity_type: str, serving_ids: Sequence[str], *, now: datetime
