@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
 from app.errors import ValidationFailed
+from app.schemas.common import TimeZoneName
 from app.services.auth import Principal, require_roles, verify_token
 from app.services.clock import Clock, request_zone
 from app.services.sync import SyncRunner
@@ -66,9 +67,8 @@ def ops_user(user: CurrentUser) -> Principal:
 OpsUser = Annotated[Principal, Depends(ops_user)]
 
 TzParam = Annotated[
-    str | None,
+    TimeZoneName | None,
     Query(
-        max_length=64,
         description="IANA time zone for 'today' (default: the token's tz, else DEFAULT_TZ)",
         examples=["Asia/Dubai"],
     ),
@@ -76,7 +76,7 @@ TzParam = Annotated[
 
 
 def request_tz(user: CurrentUser, settings: SettingsDep, tz: TzParam = None) -> ZoneInfo:
-    return request_zone(tz, user.tz, settings.default_tz)
+    return request_zone(tz.value if tz else None, user.tz, settings.default_tz)
 
 
 RequestZone = Annotated[ZoneInfo, Depends(request_tz)]

@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
+from app.openapi import install_problem_openapi
 from app.routers import activities, dashboard, health, me, notifications, sync, timeline
 from app.services import reminders
 from app.services.clock import Clock
@@ -100,6 +101,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_operator_params)])
