@@ -27,6 +27,9 @@ test: install
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard_bench
 
+bench-sync: install
+	$(BIN)/python -m bench.sync_bench
+
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
