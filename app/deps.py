@@ -1,4 +1,8 @@
-"""FastAPI dependencies as Annotated aliases; they read the clients the lifespan owns."""
+"""FastAPI dependencies as Annotated aliases; they read the clients the lifespan owns.
+
+Every dependency is `async def`: none blocks, and FastAPI would run a plain `def` in the thread
+pool, a thread hand-off per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +23,22 @@ from app.store import Store
 _bearer = HTTPBearer(auto_error=False, description="JWT: `python -m app token --sub alice`")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.state.settings
     return settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.state.store
     return store
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.state.clock
     return clock
 
 
-def get_sync(request: Request) -> SyncRunner:
+async def get_sync(request: Request) -> SyncRunner:
     runner: SyncRunner = request.state.sync
     return runner
 
@@ -45,7 +49,7 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SyncDep = Annotated[SyncRunner, Depends(get_sync)]
 
 
-def current_user(
+async def current_user(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -59,7 +63,7 @@ def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def ops_user(user: CurrentUser) -> Principal:
+async def ops_user(user: CurrentUser) -> Principal:
     require_roles(user, "ops", "admin")
     return user
 
@@ -75,14 +79,14 @@ TzParam = Annotated[
 ]
 
 
-def request_tz(user: CurrentUser, settings: SettingsDep, tz: TzParam = None) -> ZoneInfo:
+async def request_tz(user: CurrentUser, settings: SettingsDep, tz: TzParam = None) -> ZoneInfo:
     return request_zone(tz.value if tz else None, user.tz, settings.default_tz)
 
 
 RequestZone = Annotated[ZoneInfo, Depends(request_tz)]
 
 
-def reject_operator_params(request: Request) -> None:
+async def reject_operator_params(request: Request) -> None:
     """Query keys that look like database operators never reach a query: 422."""
     for key in request.query_params:
         if "$" in key or "[" in key or "]" in key:

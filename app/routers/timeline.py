@@ -39,7 +39,7 @@ CursorParam = Annotated[str | None, Query(max_length=2048)]
 MessageTypes = Annotated[list[MessageType] | None, Query(description="Messages only")]
 
 
-def stream_filters(
+async def stream_filters(
     user: CurrentUser,
     kind: Annotated[list[Kind] | None, Query()] = None,
     type: Annotated[list[ActivityType] | None, Query(description="Activities only")] = None,
