@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app.deps import ClockDep, CurrentUser, RequestZone, SettingsDep, StoreDep
 from app.errors import ValidationFailed
+from app.routers import ModelJSONResponse
 from app.schemas.activity import (
     ActivityBatchCreate,
     ActivityCreate,
@@ -97,7 +98,7 @@ async def create_batch(
     return BatchCreated(ids=[d["id"] for d in docs])
 
 
-@router.get("", responses=problem_responses(401, 403, 422))
+@router.get("", response_model=ActivityPage, responses=problem_responses(401, 403, 422))
 async def search_activities(
     user: CurrentUser,
     store: StoreDep,
@@ -127,7 +128,7 @@ async def search_activities(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     include_total: bool = False,
-) -> ActivityPage:
+) -> ModelJSONResponse:
     """Search activities with filters, a stable sort and cursor pagination."""
     filters = activities.ActivityFilters(
         types=type or (),
@@ -155,7 +156,9 @@ async def search_activities(
         cursor=cursor,
         include_total=include_total,
     )
-    return ActivityPage(items=page.items, next_cursor=page.next_cursor, total=page.total)
+    return ModelJSONResponse(
+        ActivityPage(items=page.items, next_cursor=page.next_cursor, total=page.total)
+    )
 
 
 @router.get("/{activity_id}", responses=problem_responses(401, 403, 404, 422))
