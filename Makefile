@@ -30,6 +30,9 @@ bench-dashboard: install
 bench-sync: install
 	$(BIN)/python -m bench.sync_bench
 
+bench-api: install
+	$(BIN)/python -m bench.api_bench
+
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
