@@ -134,7 +134,7 @@ async def search_activities(
         types=type or (),
         states=state or (),
         state_not=state_not or (),
-        user_ids=(user.identities if user_id == "me" else (user_id,)) if user_id else (),
+        user_ids=user.user_ids(user_id),
         priority=priority or (),
         source=source,
         contact_id=contact_id,

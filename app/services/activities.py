@@ -129,6 +129,14 @@ def all_of(conditions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def one_of(field_name: str, values: Sequence[str]) -> dict[str, Any]:
+    """`field_name` equal to any of `values` (duplicates dropped); {} when there are none."""
+    unique = list(dict.fromkeys(values))
+    if not unique:
+        return {}
+    return {field_name: unique[0] if len(unique) == 1 else {"$in": unique}}
+
+
 def contains_text(q: str, fields: Sequence[str]) -> dict[str, Any]:
     """Case-insensitive substring match; the text is escaped, never a pattern."""
     pattern = re.escape(q)
@@ -136,19 +144,14 @@ def contains_text(q: str, fields: Sequence[str]) -> dict[str, Any]:
 
 
 def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, Any]]:
-    conds: list[dict[str, Any]] = []
-
-    def one_of(field_name: str, values: Sequence[str]) -> None:
-        if values:
-            unique = list(dict.fromkeys(values))
-            conds.append({field_name: unique[0] if len(unique) == 1 else {"$in": unique}})
-
-    one_of("type", filters.types)
-    one_of("state", filters.states)
+    conds = [
+        one_of("type", filters.types),
+        one_of("state", filters.states),
+        one_of("user_id", filters.user_ids),
+        one_of("priority", filters.priority),
+    ]
     if filters.state_not:
         conds.append({"state": {"$nin": list(filters.state_not)}})
-    one_of("user_id", filters.user_ids)
-    one_of("priority", filters.priority)
     if filters.source:
         conds.append({"source": filters.source})
     if filters.contact_id:
@@ -173,7 +176,7 @@ def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, An
         conds.append(urgency_condition(filters.urgency, today))
     if filters.q:
         conds.append(contains_text(filters.q, ("subject", "description")))
-    return conds
+    return [c for c in conds if c]
 
 
 async def get_activity(store: Store, user: Principal, activity_id: str) -> dict[str, Any]:

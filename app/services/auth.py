@@ -34,6 +34,12 @@ class Principal:
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
 
+    def user_ids(self, user_id: str | None) -> tuple[str, ...]:
+        """A `user_id` filter value as identities: `me` is any of mine; absent is everyone."""
+        if not user_id:
+            return ()
+        return self.identities if user_id == "me" else (user_id,)
+
     @property
     def is_manager(self) -> bool:
         return self.has_role("manager", "admin")

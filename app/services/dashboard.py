@@ -41,18 +41,9 @@ BREAKDOWNS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def user_ids_for(user: Principal, user_id: str | None) -> tuple[str, ...]:
-    """The `user_id` query value as identities: `me` is any of the caller's, none is all."""
-    if not user_id:
-        return ()
-    return tuple(user.identities) if user_id == "me" else (user_id,)
-
-
 def owner_condition(user: Principal, user_id: str | None) -> dict[str, Any]:
-    ids = list(dict.fromkeys(user_ids_for(user, user_id)))
-    if not ids:
-        return {}
-    return {"user_id": ids[0] if len(ids) == 1 else {"$in": ids}}
+    """`user_id=me|<id>` as a condition; absent = the whole tenant."""
+    return activities.one_of("user_id", user.user_ids(user_id))
 
 
 def _bucket_expression(today: str) -> dict[str, Any]:

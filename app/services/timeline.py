@@ -42,7 +42,6 @@ from app.services import activities, records
 from app.services import cursor as keyset
 from app.services.auth import Principal
 from app.services.clock import utc_instant
-from app.services.dashboard import user_ids_for
 from app.store import Store
 
 ENTITY_TYPES = {"activity": records.ACTIVITY, "message": records.MESSAGE}
@@ -90,11 +89,6 @@ def record_ref(model: str, record_id: str, *, opportunity_model: str) -> tuple[s
     return model, record_id
 
 
-def _one_of(field: str, values: Sequence[str]) -> dict[str, Any]:
-    unique = list(dict.fromkeys(values))
-    return {field: unique[0] if len(unique) == 1 else {"$in": unique}}
-
-
 def _kinds(filters: TimelineFilters) -> list[str]:
     if filters.kinds:
         return [k for k in KINDS if k in filters.kinds]
@@ -113,8 +107,8 @@ def timeline_query(filters: TimelineFilters) -> tuple[list[str], list[dict[str, 
     # Kind-specific conditions; `type` exists on activities only and `message_type` on
     # messages only (MessageDocument), which is what tells the kinds apart inside `data`.
     by_kind = {
-        "activity": _one_of("type", filters.types) if filters.types else {},
-        "message": _one_of("message_type", filters.message_types) if filters.message_types else {},
+        "activity": activities.one_of("type", filters.types),
+        "message": activities.one_of("message_type", filters.message_types),
     }
     if len(kinds) == 1 and by_kind[kinds[0]]:
         conds.append(by_kind[kinds[0]])
@@ -131,7 +125,7 @@ def timeline_query(filters: TimelineFilters) -> tuple[list[str], list[dict[str, 
         model, record_id = filters.related
         conds.append({"related.model": model, "related.id": record_id})
     if filters.user_ids:
-        conds.append(_one_of("user_id", filters.user_ids))
+        conds.append(activities.one_of("user_id", filters.user_ids))
     if filters.source:
         conds.append({"source": filters.source})
     window: dict[str, datetime] = {}
@@ -267,7 +261,7 @@ def timeline_filters(
         kinds=tuple(kinds),
         types=tuple(types),
         message_types=tuple(message_types),
-        user_ids=user_ids_for(user, user_id),
+        user_ids=user.user_ids(user_id),
         source=source,
         since=since,
         until=until,

@@ -138,7 +138,7 @@ async def test_summary_matches_a_plain_python_count(specs, tz, now, user_id):
         assert usage.commands == 1
 
         today = now.astimezone(ZoneInfo(tz)).date()
-        owners = None if user_id is None else set(dashboard.user_ids_for(ME, user_id))
+        owners = None if user_id is None else set(ME.user_ids(user_id))
         got = summary.model_dump(exclude={"tz"})
         assert got == reference(specs, today, owners)
         buckets = ("overdue", "due_today", "upcoming", "no_due_date", "completed")
