@@ -6,11 +6,13 @@ pool, a thread hand-off per dependency per request.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 
 from app.config import Settings
 from app.errors import ValidationFailed
@@ -95,3 +97,76 @@ async def reject_operator_params(request: Request) -> None:
                 loc=("query", key),
                 msg="operator-like parameters are not accepted",
             )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class QueryModel(Generic[M]):
+    """A dependency that reads the query string into `model` with ONE pydantic validation.
+
+    FastAPI resolves each declared query parameter on its own (a field lookup, a sequence check
+    and a validation per parameter, on every request): for a search with 19 filters that was
+    ~0.4 ms of our time per request. Here the parameters present are collected from the query
+    string (list fields take every repeated value, scalars the last one, as FastAPI does) and the
+    model validates them at once; unknown keys are ignored, as before. Errors are FastAPI's
+    `RequestValidationError` with `("query", <name>)` locations, so they render the same 422.
+
+    The route documents the parameters with `openapi_extra=<instance>.openapi`, generated from
+    the same model, so the OpenAPI document still lists every parameter with its schema.
+    """
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        self._lists = frozenset(
+            name for name, field in model.model_fields.items() if _is_list(field.annotation)
+        )
+        self._names = frozenset(model.model_fields)
+        self.openapi: dict[str, Any] = {"parameters": _query_parameters(model)}
+
+    async def __call__(self, request: Request) -> M:
+        query = request.query_params
+        data = {
+            key: query.getlist(key) if key in self._lists else query[key]
+            for key in query.keys()
+            if key in self._names
+        }
+        try:
+            return self.model.model_validate(data)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+            ) from None
+
+
+def _is_list(annotation: Any) -> bool:
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_is_list(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI query parameters for each field of `model`, schemas inlined (no `$defs`)."""
+    schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+    required = set(schema.get("required", ()))
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = inline(prop)
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        if "description" in prop:
+            parameter["description"] = prop.pop("description")
+        parameter["schema"] = prop
+        parameters.append(parameter)
+    return parameters

@@ -6,6 +6,12 @@ from fastapi import Response
 from pydantic import BaseModel
 
 
+class JSONBytesResponse(Response):
+    """JSON already serialized by the service (e.g. a search page); sent as it is."""
+
+    media_type = "application/json"
+
+
 class ModelJSONResponse(Response):
     """A response model serialized once, by pydantic-core, straight to JSON bytes.
 

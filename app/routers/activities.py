@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Response, status
 from pydantic import StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from app.deps import ClockDep, CurrentUser, RequestZone, SettingsDep, StoreDep
+from app.deps import ClockDep, CurrentUser, QueryModel, RequestZone, SettingsDep, StoreDep
 from app.errors import ValidationFailed
-from app.routers import ModelJSONResponse
+from app.routers import JSONBytesResponse
 from app.schemas.activity import (
     ActivityBatchCreate,
     ActivityCreate,
     ActivityDetail,
     ActivityPage,
     ActivityRead,
+    ActivitySearchQuery,
     ActivityUpdate,
     BatchCreated,
 )
 from app.schemas.common import (
-    RELATED_REF_PATTERN,
-    ActivityState,
-    ActivityType,
-    Limit,
-    Priority,
     Related,
-    Source,
-    Urgency,
     parse_related_ref,
     problem_responses,
 )
@@ -40,7 +33,6 @@ router = APIRouter(prefix="/activities", tags=["activities"])
 
 ActivityId = Annotated[str, Path(max_length=128, description="Activity id")]
 IfMatch = Annotated[str, StringConstraints(pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$')]
-SortParam = Literal["date", "-date", "due_date", "-due_date", "updated_at", "-updated_at"]
 
 
 def _etag(version: int) -> str:
@@ -98,67 +90,50 @@ async def create_batch(
     return BatchCreated(ids=[d["id"] for d in docs])
 
 
-@router.get("", response_model=ActivityPage, responses=problem_responses(401, 403, 422))
+SearchQuery = QueryModel(ActivitySearchQuery)
+
+
+@router.get(
+    "",
+    response_model=ActivityPage,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra=SearchQuery.openapi,
+)
 async def search_activities(
+    query: Annotated[ActivitySearchQuery, Depends(SearchQuery)],
     user: CurrentUser,
     store: StoreDep,
     clock: ClockDep,
     zone: RequestZone,
-    type: Annotated[list[ActivityType] | None, Query()] = None,
-    state: Annotated[list[ActivityState] | None, Query()] = None,
-    state_not: Annotated[list[ActivityState] | None, Query()] = None,
-    user_id: Annotated[
-        str | None, Query(max_length=128, description="`me` = any of my identities")
-    ] = None,
-    priority: Annotated[list[Priority] | None, Query()] = None,
-    source: Source | None = None,
-    contact_id: Annotated[str | None, Query(max_length=128)] = None,
-    related: Annotated[
-        str | None, Query(pattern=RELATED_REF_PATTERN, description="`model,id`")
-    ] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    due_before: Annotated[date | None, Query(description="due_date strictly before")] = None,
-    due_after: Annotated[date | None, Query(description="due_date strictly after")] = None,
-    urgency: Annotated[list[Urgency] | None, Query()] = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="text in subject/description")
-    ] = None,
-    sort: SortParam = "date",
-    limit: Limit = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-    include_total: bool = False,
-) -> ModelJSONResponse:
+) -> JSONBytesResponse:
     """Search activities with filters, a stable sort and cursor pagination."""
     filters = activities.ActivityFilters(
-        types=type or (),
-        states=state or (),
-        state_not=state_not or (),
-        user_ids=user.user_ids(user_id),
-        priority=priority or (),
-        source=source,
-        contact_id=contact_id,
-        related=related_param(related),
-        date_from=date_from,
-        date_to=date_to,
-        due_before=due_before,
-        due_after=due_after,
-        urgency=urgency or (),
-        q=q or None,
+        types=query.type or (),
+        states=query.state or (),
+        state_not=query.state_not or (),
+        user_ids=user.user_ids(query.user_id),
+        priority=query.priority or (),
+        source=query.source,
+        contact_id=query.contact_id,
+        related=related_param(query.related),
+        date_from=query.date_from,
+        date_to=query.date_to,
+        due_before=query.due_before,
+        due_after=query.due_after,
+        urgency=query.urgency or (),
+        q=query.q or None,
     )
     page = await activities.search_activities(
         store,
         user,
         filters,
         today=today_in(zone, clock.now()).isoformat(),
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-        include_total=include_total,
+        sort=query.sort,
+        limit=query.limit,
+        cursor=query.cursor,
+        include_total=query.include_total,
     )
-    return ModelJSONResponse(
-        ActivityPage(items=page.items, next_cursor=page.next_cursor, total=page.total)
-    )
+    return JSONBytesResponse(page.to_json())
 
 
 @router.get("/{activity_id}", responses=problem_responses(401, 403, 404, 422))

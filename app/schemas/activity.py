@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,10 +17,12 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.common import (
+    RELATED_REF_PATTERN,
     ActivityState,
     ActivityType,
     AwareDatetime,
     CalendarDate,
+    Limit,
     Priority,
     Related,
     Source,
@@ -31,7 +33,17 @@ from app.schemas.common import (
 )
 from app.schemas.notification import NotificationRead
 
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# Not blank: at least one character that str.strip() keeps (every character Python's isspace()
+# calls whitespace, spelled out so the documented pattern means the same in ECMA-262).
+NOT_BLANK_PATTERN = (
+    r"[^\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+Subject = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=NOT_BLANK_PATTERN
+    ),
+]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
@@ -208,3 +220,31 @@ class ActivityPage(BaseModel):
         if self.total is None:
             data.pop("total", None)
         return data
+
+
+SearchSort = Literal["date", "-date", "due_date", "-due_date", "updated_at", "-updated_at"]
+
+
+class ActivitySearchQuery(BaseModel):
+    """The query string of GET /activities (read by `deps.QueryModel`, validated at once)."""
+
+    type: list[ActivityType] | None = None
+    state: list[ActivityState] | None = None
+    state_not: list[ActivityState] | None = None
+    user_id: str | None = Field(
+        default=None, max_length=128, description="`me` = any of my identities"
+    )
+    priority: list[Priority] | None = None
+    source: Source | None = None
+    contact_id: str | None = Field(default=None, max_length=128)
+    related: str | None = Field(default=None, pattern=RELATED_REF_PATTERN, description="`model,id`")
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    due_before: dt.date | None = Field(default=None, description="due_date strictly before")
+    due_after: dt.date | None = Field(default=None, description="due_date strictly after")
+    urgency: list[Urgency] | None = None
+    q: str | None = Field(default=None, max_length=200, description="text in subject/description")
+    sort: SearchSort = "date"
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, max_length=2048)
+    include_total: bool = False

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic_core import to_json
+
 from app.config import Settings
 from app.errors import (
     ActivityNotFound,
@@ -70,9 +72,17 @@ class ActivityFilters:
 
 @dataclass(frozen=True)
 class ActivityPageResult:
-    items: list[ActivityRead]
+    items: list[dict[str, Any]]  # `read_item`s: ActivityRead fields, ready to serialize
     next_cursor: str | None
     total: int | None = None
+
+    def to_json(self) -> bytes:
+        """The page as `ActivityPage` serializes it (`total` only when counted): one pydantic-core
+        call, no re-validation."""
+        page: dict[str, Any] = {"items": self.items, "next_cursor": self.next_cursor}
+        if self.total is not None:
+            page["total"] = self.total
+        return to_json(page)
 
 
 @dataclass
@@ -106,6 +116,26 @@ def urgency_of(data: Mapping[str, Any], today: str) -> tuple[str, int | None]:
 def to_read(data: Mapping[str, Any], today: str) -> ActivityRead:
     urgency, days_overdue = urgency_of(data, today)
     return ActivityRead.model_validate({**data, "urgency": urgency, "days_overdue": days_overdue})
+
+
+_READ_FIELDS = tuple(
+    (name, field.get_default(call_default_factory=True))
+    for name, field in ActivityRead.model_fields.items()
+    if name not in ("urgency", "days_overdue")
+)
+
+
+def read_item(data: Mapping[str, Any], today: str) -> dict[str, Any]:
+    """A stored activity as `ActivityRead` renders it, for serialization only.
+
+    The stored document was validated when it was written (create, update, sync), so list pages
+    do not validate it again: they pick the read fields in the model's order, fill the model's
+    defaults, add the per-request urgency and serialize (`page_json`). Tested to produce the same
+    JSON as `to_read(...).model_dump_json()` for documents of every writer.
+    """
+    item = {name: data.get(name, default) for name, default in _READ_FIELDS}
+    item["urgency"], item["days_overdue"] = urgency_of(data, today)
+    return item
 
 
 def urgency_condition(urgencies: Sequence[str], today: str) -> dict[str, Any]:
@@ -226,7 +256,7 @@ async def search_activities(
         if include_total
         else None
     )
-    return ActivityPageResult([to_read(r, today) for r in rows], next_cursor, total)
+    return ActivityPageResult([read_item(r, today) for r in rows], next_cursor, total)
 
 
 # ---------------------------------------------------------------------------- writing

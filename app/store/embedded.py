@@ -21,6 +21,11 @@ Relies on mongomock==4.3.0 internals (pinned in pyproject.toml; re-check on any 
 Inserts need no fast path: with no unique secondary index, `_insert` checks the `_id` with a dict
 lookup and `_ensure_uniques` skips non-unique indexes, so an insert or upsert never scans.
 
+- `Cursor._compute_results(with_limit_and_skip)` materialises `list(self._factory())` (every
+  matching document, sorted, each deep-copied and made tz-aware) and only then slices skip and
+  limit; `_factory()` is a generator over the sorted stored dicts that copies each one as it is
+  yielded (`_get_dataset`).
+
 Also works around a pymongo-async-mock==0.1.3 bug that breaks bulk_write in long test runs
 (`_repair_bulk_update_compat`).
 """
@@ -35,8 +40,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bson import ObjectId
-from mongomock.collection import BulkOperationBuilder
+from mongomock.collection import BulkOperationBuilder, Cursor
 from mongomock.filtering import filter_applies
+from mongomock.helpers import make_datetime_timezone_aware_in_document
 from pymongo_async_mock import (
     AsyncMongoMockClient,
     AsyncMongoMockCollection,
@@ -59,6 +65,7 @@ def create_embedded_client() -> AsyncMongoMockClient:
     """An in-memory client with the PyMongo async API, tz_aware=True, with the _id fast path
     installed."""
     _repair_bulk_update_compat()
+    _bound_cursor_copies()
     return _EmbeddedClient(tz_aware=True)
 
 
@@ -81,6 +88,37 @@ def _repair_bulk_update_compat() -> None:
         return original(self, *args, **kwargs)
 
     BulkOperationBuilder.add_update = add_update_compat  # type: ignore[method-assign]
+
+
+def _bound_cursor_copies() -> None:
+    """Copy only the documents a limited cursor returns, not every document that matches.
+
+    mongomock's cursor deep-copies all matches before applying skip and limit: a 50-item page of
+    a 20,000-activity tenant copied 20,000 documents and freed 19,950 again, costing store time
+    and, through the allocator churn it leaves behind, time in the code that runs next. The
+    matches are still all evaluated and sorted (by the stored dicts, as mongomock does); only the
+    copying stops at skip + limit. Same documents, same order, same copies; any other use of the
+    cursor (no limit, `count(with_limit_and_skip=False)`, `distinct`, ...) takes mongomock's path.
+    """
+    if getattr(Cursor._compute_results, _INSTALLED, False):
+        return
+    plain = Cursor._compute_results
+
+    def compute_results(self: Any, with_limit_and_skip: bool = False) -> Any:
+        if not with_limit_and_skip or not self._limit:
+            return plain(self, with_limit_and_skip)
+        key = (self._factory, self._skip, self._limit)
+        cached = self.__dict__.get("_bounded_results")
+        if cached is None or cached[0] != key:
+            stop = self._skip + abs(self._limit)
+            results = list(itertools.islice(self._factory(), self._skip, stop))
+            if self.collection.codec_options.tz_aware:
+                results = [make_datetime_timezone_aware_in_document(r) for r in results]
+            cached = self._bounded_results = (key, results)
+        return cached[1]
+
+    setattr(compute_results, _INSTALLED, True)
+    Cursor._compute_results = compute_results  # type: ignore[method-assign]
 
 
 class _EmbeddedClient(AsyncMongoMockClient):

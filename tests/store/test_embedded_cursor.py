@@ -1,0 +1,86 @@
+"""The embedded client's bounded cursor: a limited find copies only the documents it returns,
+and returns exactly what mongomock's full path returns once sliced.
+
+About the embedded engine itself (it counts mongomock's copies), so it never runs against MongoDB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mongomock.collection
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.store.embedded import create_embedded_client
+
+documents = st.lists(
+    st.fixed_dictionaries(
+        {"n": st.integers(0, 3), "s": st.sampled_from("xyz")},
+        optional={"k": st.integers(0, 2), "sub": st.fixed_dictionaries({"a": st.integers(0, 2)})},
+    ),
+    max_size=12,
+)
+filters = st.sampled_from([{}, {"n": {"$gte": 1}}, {"s": "x"}, {"k": {"$exists": True}}])
+sorts = st.sampled_from([None, [("n", 1)], [("n", -1), ("s", 1)], [("sub.a", 1), ("_id", -1)]])
+projections = st.sampled_from([None, {"n": 1}, {"s": 0}])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    docs=documents,
+    filter=filters,
+    sort=sorts,
+    skip=st.integers(0, 4),
+    limit=st.integers(-3, 5),
+    projection=projections,
+)
+async def test_limited_find_is_the_full_result_sliced(
+    docs: list[dict[str, Any]],
+    filter: dict[str, Any],
+    sort: list[tuple[str, int]] | None,
+    skip: int,
+    limit: int,
+    projection: dict[str, int] | None,
+) -> None:
+    collection = create_embedded_client()["db"]["things"]
+    if docs:
+        await collection.insert_many([{"_id": i, **doc} for i, doc in enumerate(docs)])
+
+    def find() -> Any:
+        cursor = collection.find(filter, projection)
+        return cursor.sort(sort) if sort else cursor
+
+    everything = await find().to_list()  # no limit: mongomock's own path
+    expected = everything[skip:][: abs(limit)] if limit else everything[skip:]
+    got = await find().skip(skip).limit(limit).to_list()
+    assert got == expected
+    # Copies, as before: changing what a find returned never changes the store.
+    for doc in got:
+        doc["n"] = "changed"
+        if "sub" in doc:
+            doc["sub"]["a"] = "changed"
+    assert await find().to_list() == everything
+
+
+async def test_a_limited_find_copies_only_what_it_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    collection = create_embedded_client()["db"]["things"]
+    await collection.insert_many([{"_id": i, "n": i % 7} for i in range(500)])
+    copied = 0
+    plain = mongomock.collection.Collection._copy_only_fields
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal copied
+        copied += 1
+        return plain(self, *args, **kwargs)
+
+    monkeypatch.setattr(mongomock.collection.Collection, "_copy_only_fields", counting)
+    page = (
+        await collection.find({"n": {"$gte": 1}}).sort([("n", -1), ("_id", 1)]).limit(5).to_list()
+    )
+    assert [d["_id"] for d in page] == [6, 13, 20, 27, 34]
+    assert copied == 5
+    copied = 0
+    await collection.find({}).skip(10).limit(3).to_list()
+    assert copied == 13  # skipped documents are produced (and copied) on the way, as in mongomock
