@@ -8,11 +8,18 @@ source `odoo`, whose `data` is a `MessageDocument`. Build it with
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypedDict
+from typing import Annotated, Literal, TypedDict
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas.activity import ActivityRead
+from app.schemas.common import (
+    RELATED_REF_PATTERN,
+    ActivityType,
+    AwareDatetime,
+    Limit,
+    Source,
+)
 
 Kind = Literal["activity", "message"]
 KINDS: tuple[str, ...] = ("activity", "message")
@@ -107,3 +114,39 @@ class MessagePage(BaseModel):
         description="How many messages of the record match the filters, over all pages"
     )
     next_cursor: str | None = None
+
+
+MessageType = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
+
+
+class MessagesQuery(BaseModel):
+    """The query string of an opportunity's messages (read by `deps.QueryModel`)."""
+
+    message_type: list[MessageType] | None = Field(default=None, description="Messages only")
+    since: AwareDatetime | None = Field(
+        default=None, description="Inclusive; with an offset, e.g. 2026-01-20T00:00Z"
+    )
+    until: AwareDatetime | None = Field(default=None, description="Exclusive; with an offset")
+    q: str | None = Field(default=None, max_length=200, description="Text in subject or body")
+    order: Order = Field(default="desc", description="By occurred_at then id")
+    limit: Limit = 50
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class TimelineQuery(MessagesQuery):
+    """The query string of a record's or an opportunity's timeline."""
+
+    kind: list[Kind] | None = None
+    type: list[ActivityType] | None = Field(default=None, description="Activities only")
+    user_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Assignee or message author; `me` = my identities",
+    )
+    source: Source | None = None
+
+
+class GlobalTimelineQuery(TimelineQuery):
+    """The query string of GET /timeline: a record filter too."""
+
+    related: str | None = Field(default=None, pattern=RELATED_REF_PATTERN, description="`model,id`")
