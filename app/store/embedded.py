@@ -21,6 +21,19 @@ Relies on mongomock==4.3.0 internals (pinned in pyproject.toml; re-check on any 
 Inserts need no fast path: with no unique secondary index, `_insert` checks the `_id` with a dict
 lookup and `_ensure_uniques` skips non-unique indexes, so an insert or upsert never scans.
 
+The sync's write (a `bulk_write` of `UpdateOne({"_id": key}, {"$set": fields}, upsert=True)`) has
+a second fast path (`_install_bulk_set_fast_path`). It is not a scan but mongomock's bookkeeping,
+~150 us per upsert: it converts the update document's datetimes three times over (recursively,
+through `isinstance` chains), BSON-encodes each field and then the whole document, deep-copies
+every updated document as a snapshot to tell whether it changed, and builds a closure per op.
+When every op of a bulk is such an `$set` on one plain `_id` and the collection has no unique or
+TTL index, the fast path applies the ops itself with the same effects: the same stored documents
+(fresh copies, never the caller's objects; datetimes naive UTC at milliseconds; an upserted
+document is an OrderedDict `{_id, ...fields}`, dotted fields expanded), the same counts and
+`upserted` entries. Every check that could fail (types, paths, BSON encoding) runs before
+anything is written; a bulk that fails one, or that has any other shape, takes mongomock's path,
+which raises exactly its own errors.
+
 Also works around a pymongo-async-mock==0.1.3 bug that breaks bulk_write in long test runs
 (`_repair_bulk_update_compat`).
 """
@@ -32,11 +45,15 @@ import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
+import bson
 from bson import ObjectId
 from mongomock.collection import BulkOperationBuilder
 from mongomock.filtering import filter_applies
+from mongomock.results import BulkWriteResult
+from pymongo.operations import UpdateOne
 from pymongo_async_mock import (
     AsyncMongoMockClient,
     AsyncMongoMockCollection,
@@ -97,6 +114,7 @@ class _FastPathDatabase(AsyncMongoMockDatabase):
         # Installed before AsyncMongoMockCollection wraps `_iter_documents` with its own filter
         # normalisation, so the fast path sees the same filter the plain path would.
         _install_id_fast_path(collection)
+        _install_bulk_set_fast_path(collection)
         return AsyncMongoMockCollection(self, collection)
 
 
@@ -211,3 +229,204 @@ def _ids_of(condition: Any) -> list[Any] | None:
 
 def _is_key(value: Any) -> bool:
     return isinstance(value, _KEY_TYPES) and not (isinstance(value, float) and math.isnan(value))
+
+
+# ---------------------------------------------------------------------------- bulk `$set` by `_id`
+
+_BULK_INSTALLED = "_embedded_bulk_set_fast_path"
+# `_id` values of the bulk fast path: exact types whose dict key is the stored `_id` and whose
+# Python equality is mongomock's (no bool/1/1.0 conflation, no str subclasses).
+_BULK_KEY_TYPES = (str, int, ObjectId)
+# Values stored as they are, as mongomock stores them (immutable: nothing to copy).
+_SCALAR_TYPES = (str, int, float, bool, type(None), ObjectId)
+_MISSING = object()
+
+
+class _Ineligible(Exception):
+    """This bulk takes mongomock's own path."""
+
+
+def _install_bulk_set_fast_path(collection: Any) -> None:
+    """Route this mongomock collection's `bulk_write` through the `$set`-by-`_id` fast path."""
+    if getattr(collection, _BULK_INSTALLED, False):
+        return
+    plain = collection.bulk_write
+
+    def bulk_write(
+        requests: Any,
+        ordered: bool = True,
+        bypass_document_validation: bool = False,
+        session: Any = None,
+    ) -> Any:
+        if not bypass_document_validation and session is None and isinstance(requests, list):
+            try:
+                plan = _plan_set_by_id(collection._store, requests)
+            except _Ineligible:
+                plan = None
+            if plan is not None:
+                return BulkWriteResult(_apply_set_by_id(collection._store, plan), True)
+        return plain(
+            requests,
+            ordered=ordered,
+            bypass_document_validation=bypass_document_validation,
+            session=session,
+        )
+
+    collection.bulk_write = bulk_write
+    setattr(collection, _BULK_INSTALLED, True)
+
+
+# One planned op: (key, the stored document or None, [(path parts, stored value copy)]).
+_PlannedOp = tuple[Any, Any, list[tuple[list[str], Any]]]
+
+
+def _plan_set_by_id(store: Any, requests: list[Any]) -> list[_PlannedOp] | None:
+    """Check every op without writing anything; None (or _Ineligible) = take the plain path."""
+    if not requests or store._ttl_indexes:
+        return None
+    if any(index.get("unique") for index in store.indexes.values()):
+        return None  # mongomock would scan the collection for each write to check it
+    documents = store._documents
+    planned: list[_PlannedOp] = []
+    seen: set[Any] = set()
+    for op in requests:
+        if type(op) is not UpdateOne:
+            return None
+        if (
+            op._collation is not None
+            or op._array_filters is not None
+            or op._hint is not None
+            or getattr(op, "_sort", None) is not None
+        ):
+            return None
+        filter, update = op._filter, op._doc
+        if type(filter) is not dict or len(filter) != 1 or "_id" not in filter:
+            return None
+        key = filter["_id"]
+        # A falsy `_id` would be counted as matched, not upserted, by mongomock's bulk.
+        if type(key) not in _BULK_KEY_TYPES or not key or key in seen:
+            return None
+        seen.add(key)
+        if type(update) is not dict or len(update) != 1 or "$set" not in update:
+            return None
+        fields = update["$set"]
+        if type(fields) is not dict or not fields:
+            return None
+        existing = documents.get(key)
+        if existing is not None and type(existing.get("_id")) is not type(key):
+            return None
+        paths = _set_paths(fields)
+        values = [_stored_copy(value) for value in fields.values()]
+        try:
+            # The BSON validation mongomock runs on every field (and, on insert, the document).
+            bson.encode(dict(zip(fields, values, strict=True)))
+        except Exception:
+            return None
+        if existing is not None:
+            for parts in paths:
+                _check_parents(existing, parts)
+        elif not op._upsert:
+            continue  # matches nothing, inserts nothing (its checks above still hold)
+        planned.append((key, existing, list(zip(paths, values, strict=True))))
+    return planned
+
+
+def _set_paths(fields: dict[Any, Any]) -> list[list[str]]:
+    """The `$set` keys as paths; _Ineligible for anything but plain, disjoint field paths."""
+    names = set()
+    paths = []
+    for name in fields:
+        if type(name) is not str or "$" in name or "\0" in name:
+            raise _Ineligible
+        parts = name.split(".")
+        if "" in parts or parts[0] == "_id":
+            raise _Ineligible
+        names.add(name)
+        paths.append(parts)
+    for parts in paths:
+        # `a` and `a.b` in one update conflict in MongoDB; mongomock applies both in turn.
+        for end in range(1, len(parts)):
+            if ".".join(parts[:end]) in names:
+                raise _Ineligible
+    return paths
+
+
+def _check_parents(document: Any, parts: list[str]) -> None:
+    """Each parent of a dotted path is a subdocument or missing (then created empty)."""
+    node = document
+    for part in parts[:-1]:
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return
+        if not isinstance(node, dict):
+            raise _Ineligible  # arrays and scalars: mongomock and MongoDB differ; plain path
+
+
+def _stored_copy(value: Any) -> Any:
+    """`value` as mongomock stores it (`patch_datetime_awareness_in_document`): containers
+    copied (lists and tuples as lists, OrderedDicts kept, other dicts as dicts), datetimes
+    naive UTC truncated to milliseconds. Any other type: _Ineligible."""
+    kind = type(value)
+    if kind in _SCALAR_TYPES:
+        return value
+    if kind is dict:
+        return {k: _stored_copy(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_stored_copy(item) for item in value]
+    if kind is OrderedDict:
+        return OrderedDict((k, _stored_copy(v)) for k, v in value.items())
+    if kind is datetime:
+        mongo_us = (value.microsecond // 1000) * 1000
+        offset = value.utcoffset()
+        if offset is not None:
+            try:
+                return (value - offset).replace(tzinfo=None, microsecond=mongo_us)
+            except OverflowError:
+                raise _Ineligible from None
+        return value.replace(microsecond=mongo_us)
+    raise _Ineligible
+
+
+def _apply_set_by_id(store: Any, planned: list[_PlannedOp]) -> dict[str, Any]:
+    """Apply checked ops; the result is what mongomock's `BulkOperationBuilder.execute` gives."""
+    result: dict[str, Any] = {
+        "nModified": 0,
+        "nUpserted": 0,
+        "nMatched": 0,
+        "writeErrors": [],
+        "upserted": [],
+        "writeConcernErrors": [],
+        "nRemoved": 0,
+        "nInserted": 0,
+    }
+    upserted = result["upserted"]
+    for key, existing, sets in planned:
+        if existing is None:
+            document: dict[str, Any] = OrderedDict(_id=key)
+            for parts, value in sets:
+                _parent(document, parts)[parts[-1]] = value
+            store[key] = document
+            # mongomock numbers upserts among upserts, not among the bulk's ops.
+            upserted.append({"index": len(upserted), "_id": key})
+            result["nUpserted"] += 1
+            continue
+        modified = False
+        for parts, value in sets:
+            parent = _parent(existing, parts)
+            name = parts[-1]
+            if not modified:
+                old = parent.get(name, _MISSING)
+                # As mongomock's whole-document comparison: identity first, then equality.
+                modified = old is _MISSING or [old] != [value]
+            parent[name] = value
+        result["nMatched"] += 1
+        if modified:
+            result["nModified"] += 1
+    return result
+
+
+def _parent(document: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    node = document
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    return node
