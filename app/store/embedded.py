@@ -45,10 +45,10 @@ import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import bson
 from bson import ObjectId
 from mongomock.collection import BulkOperationBuilder
 from mongomock.filtering import filter_applies
@@ -237,8 +237,10 @@ _BULK_INSTALLED = "_embedded_bulk_set_fast_path"
 # `_id` values of the bulk fast path: exact types whose dict key is the stored `_id` and whose
 # Python equality is mongomock's (no bool/1/1.0 conflation, no str subclasses).
 _BULK_KEY_TYPES = (str, int, ObjectId)
-# Values stored as they are, as mongomock stores them (immutable: nothing to copy).
-_SCALAR_TYPES = (str, int, float, bool, type(None), ObjectId)
+# Immutable values that mongomock stores as they are and BSON always encodes. `str` and `int`
+# are stored as they are too, after the checks BSON would make (UTF-8, 64 bits).
+_ATOMS = (float, bool, type(None), ObjectId)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MISSING = object()
 
 
@@ -258,13 +260,14 @@ def _install_bulk_set_fast_path(collection: Any) -> None:
         bypass_document_validation: bool = False,
         session: Any = None,
     ) -> Any:
-        if not bypass_document_validation and session is None and isinstance(requests, list):
+        if not bypass_document_validation and session is None and type(requests) is list:
+            store = collection._store  # re-read, as mongomock does (rename, drop)
             try:
-                plan = _plan_set_by_id(collection._store, requests)
-            except _Ineligible:
-                plan = None
-            if plan is not None:
-                return BulkWriteResult(_apply_set_by_id(collection._store, plan), True)
+                planned = _plan_set_by_id(store, requests)
+            except Exception:  # any check failing (types, encoding, depth): mongomock decides
+                planned = None
+            if planned is not None:
+                return BulkWriteResult(_apply_set_by_id(store, planned), True)
         return plain(
             requests,
             ordered=ordered,
@@ -276,18 +279,22 @@ def _install_bulk_set_fast_path(collection: Any) -> None:
     setattr(collection, _BULK_INSTALLED, True)
 
 
-# One planned op: (key, the stored document or None, [(path parts, stored value copy)]).
-_PlannedOp = tuple[Any, Any, list[tuple[list[str], Any]]]
+@dataclass(slots=True)
+class _SetOp:
+    key: Any
+    existing: dict[str, Any] | None  # the stored document; None: upsert a new one
+    fields: dict[str, Any]  # `$set` field -> the value as stored (a fresh copy)
+    dotted: list[tuple[list[str], Any]] | None  # (path, value) per field when any is dotted
 
 
-def _plan_set_by_id(store: Any, requests: list[Any]) -> list[_PlannedOp] | None:
-    """Check every op without writing anything; None (or _Ineligible) = take the plain path."""
+def _plan_set_by_id(store: Any, requests: list[Any]) -> list[_SetOp] | None:
+    """Check every op without writing anything; None (or an exception) = mongomock's path."""
     if not requests or store._ttl_indexes:
         return None
     if any(index.get("unique") for index in store.indexes.values()):
         return None  # mongomock would scan the collection for each write to check it
     documents = store._documents
-    planned: list[_PlannedOp] = []
+    planned: list[_SetOp] = []
     seen: set[Any] = set()
     for op in requests:
         if type(op) is not UpdateOne:
@@ -306,6 +313,7 @@ def _plan_set_by_id(store: Any, requests: list[Any]) -> list[_PlannedOp] | None:
         # A falsy `_id` would be counted as matched, not upserted, by mongomock's bulk.
         if type(key) not in _BULK_KEY_TYPES or not key or key in seen:
             return None
+        _stored_value(key)  # BSON's checks (an upsert stores it)
         seen.add(key)
         if type(update) is not dict or len(update) != 1 or "$set" not in update:
             return None
@@ -315,39 +323,42 @@ def _plan_set_by_id(store: Any, requests: list[Any]) -> list[_PlannedOp] | None:
         existing = documents.get(key)
         if existing is not None and type(existing.get("_id")) is not type(key):
             return None
-        paths = _set_paths(fields)
-        values = [_stored_copy(value) for value in fields.values()]
-        try:
-            # The BSON validation mongomock runs on every field (and, on insert, the document).
-            bson.encode(dict(zip(fields, values, strict=True)))
-        except Exception:
-            return None
-        if existing is not None:
-            for parts in paths:
-                _check_parents(existing, parts)
-        elif not op._upsert:
+        dotted = _dotted_paths(fields)
+        values = _stored_dict(fields, dict)
+        if dotted is not None:
+            dotted = [(parts, values[".".join(parts)]) for parts, _ in dotted]
+            if existing is not None:
+                for parts, _ in dotted:
+                    _check_parents(existing, parts)
+        if existing is None and not op._upsert:
             continue  # matches nothing, inserts nothing (its checks above still hold)
-        planned.append((key, existing, list(zip(paths, values, strict=True))))
+        planned.append(_SetOp(key, existing, values, dotted))
     return planned
 
 
-def _set_paths(fields: dict[Any, Any]) -> list[list[str]]:
-    """The `$set` keys as paths; _Ineligible for anything but plain, disjoint field paths."""
-    names = set()
-    paths = []
+def _dotted_paths(fields: dict[Any, Any]) -> list[tuple[list[str], None]] | None:
+    """Check the `$set` field names; their paths when any is dotted, else None.
+
+    Only plain, disjoint field paths: no operators or positional `$`, no empty parts, not
+    `_id`; `a` and `a.b` in one update conflict in MongoDB (mongomock applies both in turn).
+    """
+    any_dotted = False
     for name in fields:
-        if type(name) is not str or "$" in name or "\0" in name:
+        if type(name) is not str or "$" in name or "\0" in name or name == "_id":
             raise _Ineligible
+        if "." in name:
+            any_dotted = True
+    if not any_dotted:
+        return None
+    paths: list[tuple[list[str], None]] = []
+    for name in fields:
         parts = name.split(".")
         if "" in parts or parts[0] == "_id":
             raise _Ineligible
-        names.add(name)
-        paths.append(parts)
-    for parts in paths:
-        # `a` and `a.b` in one update conflict in MongoDB; mongomock applies both in turn.
         for end in range(1, len(parts)):
-            if ".".join(parts[:end]) in names:
+            if ".".join(parts[:end]) in fields:
                 raise _Ineligible
+        paths.append((parts, None))
     return paths
 
 
@@ -362,67 +373,97 @@ def _check_parents(document: Any, parts: list[str]) -> None:
             raise _Ineligible  # arrays and scalars: mongomock and MongoDB differ; plain path
 
 
-def _stored_copy(value: Any) -> Any:
-    """`value` as mongomock stores it (`patch_datetime_awareness_in_document`): containers
-    copied (lists and tuples as lists, OrderedDicts kept, other dicts as dicts), datetimes
-    naive UTC truncated to milliseconds. Any other type: _Ineligible."""
+def _stored_dict(source: dict[Any, Any], container: type[dict[str, Any]]) -> dict[str, Any]:
+    """A copy of `source` as mongomock stores it (`patch_datetime_awareness_in_document`), with
+    the checks of BSON encoding (mongomock encodes each update): see `_stored_value`."""
+    copy = container()
+    for name, value in source.items():
+        if type(name) is not str or "\0" in name:
+            raise _Ineligible
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                value.encode()  # lone surrogates are no UTF-8: BSON refuses them
+        elif kind is int:
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise _Ineligible
+        elif kind not in _ATOMS:
+            value = _stored_value(value)
+        copy[name] = value
+    return copy
+
+
+def _stored_value(value: Any) -> Any:
+    """`value` as mongomock stores it: containers copied (lists and tuples as lists,
+    OrderedDicts kept, other dicts as dicts), datetimes naive UTC truncated to milliseconds,
+    immutable scalars as they are. Any other type, or what BSON cannot encode: _Ineligible."""
     kind = type(value)
-    if kind in _SCALAR_TYPES:
+    if kind in _ATOMS:
         return value
-    if kind is dict:
-        return {k: _stored_copy(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        return [_stored_copy(item) for item in value]
-    if kind is OrderedDict:
-        return OrderedDict((k, _stored_copy(v)) for k, v in value.items())
+    if kind is str:
+        if not value.isascii():
+            value.encode()
+        return value
+    if kind is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise _Ineligible
+        return value
     if kind is datetime:
         mongo_us = (value.microsecond // 1000) * 1000
         offset = value.utcoffset()
         if offset is not None:
-            try:
-                return (value - offset).replace(tzinfo=None, microsecond=mongo_us)
-            except OverflowError:
-                raise _Ineligible from None
+            return (value - offset).replace(tzinfo=None, microsecond=mongo_us)
         return value.replace(microsecond=mongo_us)
+    if kind is dict:
+        return _stored_dict(value, dict)
+    if kind is list or kind is tuple:
+        return [_stored_value(item) for item in value]
+    if kind is OrderedDict:
+        return _stored_dict(value, OrderedDict)
     raise _Ineligible
 
 
-def _apply_set_by_id(store: Any, planned: list[_PlannedOp]) -> dict[str, Any]:
+def _apply_set_by_id(store: Any, planned: list[_SetOp]) -> dict[str, Any]:
     """Apply checked ops; the result is what mongomock's `BulkOperationBuilder.execute` gives."""
-    result: dict[str, Any] = {
-        "nModified": 0,
-        "nUpserted": 0,
-        "nMatched": 0,
+    upserted: list[dict[str, Any]] = []
+    matched = modified = 0
+    with store._rwlock.writer():  # what each of mongomock's store writes takes
+        documents = store._documents
+        for op in planned:
+            existing = op.existing
+            if existing is None:
+                document: dict[str, Any] = OrderedDict(_id=op.key)
+                if op.dotted is None:
+                    document.update(op.fields)
+                else:
+                    for parts, value in op.dotted:
+                        _parent(document, parts)[parts[-1]] = value
+                documents[op.key] = document
+                # mongomock numbers upserts among upserts, not among the bulk's ops.
+                upserted.append({"index": len(upserted), "_id": op.key})
+                continue
+            matched += 1
+            changed = False
+            sets = op.dotted or [([name], value) for name, value in op.fields.items()]
+            for parts, value in sets:
+                parent = _parent(existing, parts)
+                name = parts[-1]
+                if not changed:
+                    old = parent.get(name, _MISSING)
+                    # As mongomock's whole-document comparison: identity first, then equality.
+                    changed = old is _MISSING or [old] != [value]
+                parent[name] = value
+            modified += changed
+    return {
+        "nModified": modified,
+        "nUpserted": len(upserted),
+        "nMatched": matched,
         "writeErrors": [],
-        "upserted": [],
+        "upserted": upserted,
         "writeConcernErrors": [],
         "nRemoved": 0,
         "nInserted": 0,
     }
-    upserted = result["upserted"]
-    for key, existing, sets in planned:
-        if existing is None:
-            document: dict[str, Any] = OrderedDict(_id=key)
-            for parts, value in sets:
-                _parent(document, parts)[parts[-1]] = value
-            store[key] = document
-            # mongomock numbers upserts among upserts, not among the bulk's ops.
-            upserted.append({"index": len(upserted), "_id": key})
-            result["nUpserted"] += 1
-            continue
-        modified = False
-        for parts, value in sets:
-            parent = _parent(existing, parts)
-            name = parts[-1]
-            if not modified:
-                old = parent.get(name, _MISSING)
-                # As mongomock's whole-document comparison: identity first, then equality.
-                modified = old is _MISSING or [old] != [value]
-            parent[name] = value
-        result["nMatched"] += 1
-        if modified:
-            result["nModified"] += 1
-    return result
 
 
 def _parent(document: dict[str, Any], parts: list[str]) -> dict[str, Any]:

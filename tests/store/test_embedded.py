@@ -328,8 +328,8 @@ odd_updates = st.one_of(
     st.builds(lambda d: {"$setOnInsert": d}, good_sets),
 )
 good_keys = st.sampled_from(BULK_IDS)
-# Falsy, bool, float, or equal to a stored int: the fast path leaves them to mongomock.
-odd_keys = st.sampled_from(["", 0, True, 7.0, 8.5])
+# Falsy, bool, float, equal to a stored int, or not BSON: the fast path leaves them to mongomock.
+odd_keys = st.sampled_from(["", 0, True, 7.0, 8.5, 2**64, "\ud800"])
 
 
 def set_op(key: Any, update: dict[str, Any], upsert: bool) -> UpdateOne:
