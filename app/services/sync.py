@@ -547,9 +547,9 @@ class _Run:
 
     async def _documents(
         self, plan: _Plan, rows: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[Mapping[str, Any]]:
         model = plan.model
-        docs: list[dict[str, Any]] = []
+        docs: list[Mapping[str, Any]] = []
         if model == ACTIVITY_MODEL:
             return await self._activity_documents(rows)
         for raw in rows:
@@ -561,9 +561,7 @@ class _Run:
                     author_uid = (
                         self.uid_by_partner.get(message.author_id) if message.author_id else None
                     )
-                    docs.append(
-                        dict(message_document(**message.model_dump(), author_uid=author_uid))
-                    )
+                    docs.append(message_document(**message._asdict(), author_uid=author_uid))
                 elif model == ACTIVITY_TYPE_MODEL:
                     docs.append(activity_type_document(normalize_activity_type(raw)))
                 elif model == USER_MODEL:

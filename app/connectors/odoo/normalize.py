@@ -16,7 +16,7 @@ import xmlrpc.client
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import nh3
 from pydantic import BaseModel, ConfigDict, Field
@@ -173,11 +173,24 @@ _SANITIZER = nh3.Cleaner(
 _TAG_STRIPPER = nh3.Cleaner(tags=set(), clean_content_tags=set(DROPPED_WITH_CONTENT), attributes={})
 
 
-def sanitize_html(value: object) -> str:
+class SanitizedHtml(str):
+    """HTML that `sanitize_html` produced: safe to render as it is.
+
+    Only `sanitize_html` makes one, so a builder that must store safe HTML
+    (`timeline.message_document`) can skip cleaning it twice and still clean any plain `str`.
+    """
+
+    __slots__ = ()
+
+
+_EMPTY_HTML = SanitizedHtml()
+
+
+def sanitize_html(value: object) -> SanitizedHtml:
     """Odoo HTML made safe to render: formatting kept; scripts, handlers and unsafe URLs gone."""
     if not isinstance(value, str) or not value:
-        return ""
-    return _SANITIZER.clean(value)
+        return _EMPTY_HTML
+    return SanitizedHtml(_SANITIZER.clean(value))
 
 
 def html_to_text(value: object) -> str:
@@ -194,6 +207,12 @@ def html_to_text(value: object) -> str:
 
 def parse_odoo_datetime(value: object) -> datetime | None:
     """An Odoo datetime (naive UTC string, datetime, or XML-RPC DateTime) as aware UTC."""
+    if type(value) is str and value:
+        # JSON-2's `YYYY-MM-DD HH:MM:SS` (the common case first: one call, no isinstance chain).
+        parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     if value is None or value is False or value == "":
         return None
     if isinstance(value, xmlrpc.client.DateTime):
@@ -318,7 +337,11 @@ class OdooActivity(_OdooRecord):
     updated_at: datetime
 
 
-class OdooMessage(_OdooRecord):
+class OdooMessage(NamedTuple):
+    """A normalised ``mail.message``. Built only by `normalize_message`, whose plain checks
+    give every field its type (no per-record validation: chatter is most of a sync's records).
+    """
+
     external_id: int
     res_model: str | None
     res_id: str | None
@@ -330,7 +353,7 @@ class OdooMessage(_OdooRecord):
     author_name: str
     email_from: str | None
     subject: str | None
-    body: str
+    body: SanitizedHtml
     body_text: str
     updated_at: datetime
 
@@ -509,7 +532,7 @@ def normalize_message(raw: Mapping[str, Any]) -> OdooMessage:
             email_from=text_or_none(raw.get("email_from")),
             subject=_one_line(raw.get("subject")),
             body=body,
-            body_text=html_to_text(body),
+            body_text=html_to_text(body) if body else "",
             updated_at=updated_at,
         )
 
