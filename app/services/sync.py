@@ -591,7 +591,10 @@ class _Run:
         leads = {
             doc["id"]: doc
             for doc in await self.store.envelopes.get_many(
-                self.state.tenant, records.OPPORTUNITY, sorted(wanted)
+                self.state.tenant,
+                records.OPPORTUNITY,
+                sorted(wanted),
+                fields=("contact_id", "contact_name"),
             )
         }
         docs = []

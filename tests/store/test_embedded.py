@@ -15,7 +15,7 @@ from typing import Any
 
 import mongomock.filtering
 import pytest
-from bson import ObjectId
+from bson import Decimal128, ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateMany, UpdateOne
@@ -247,8 +247,11 @@ async def test_id_filters_evaluate_only_the_pinned_documents(
     assert (await collection.delete_many({"_id": {"$in": ["k1", "k2"]}})).deleted_count == 2
     assert evaluations.take() <= 2
 
-    # Any other filter still takes mongomock's own path and evaluates every document.
+    # A scan screens out what plain checks rule out: only the documents with n == 3 are
+    # evaluated by mongomock; any other filter takes its path and evaluates every document.
     assert await collection.count_documents({"n": 3}) > 0
+    assert evaluations.take() == len([i for i in range(SIZE) if i % 7 == 3]) - 1 + 1
+    assert await collection.count_documents({"n": {"$gt": 5}}) > 0
     assert evaluations.take() == SIZE - 2 + 1
 
 
@@ -445,3 +448,63 @@ async def test_bulk_set_by_id_takes_the_fast_path(evaluations: CountingFilterer)
         "n": 3,
         "data": {"at": datetime(2026, 1, 20, 7, 30, 15, 123000, tzinfo=UTC), "more": [1]},
     }
+
+
+# --- scans: documents screened out are exactly those mongomock rejects, errors included -----
+
+# Field values of every kind a scan condition meets, including ones mongomock's `$gte` cannot
+# compare (Decimal128 raises NotImplementedError) and arrays (matched element-wise).
+field_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 3),
+    st.sampled_from([1.0, 2.5, float("nan")]),
+    st.sampled_from(["x", "y", "z"]),
+    st.just(datetime(2026, 1, 1)),
+    st.just(Decimal128("2")),
+    st.lists(st.one_of(st.integers(-2, 3), st.sampled_from(["x", "y"]), st.just(Decimal128("1")))),
+    st.just({"x": 1}),
+)
+scan_documents = st.lists(
+    st.fixed_dictionaries(
+        {}, optional={"a": field_values, "b": field_values, "seq": field_values}
+    ).map(lambda d: {"_id": ObjectId(), **d}),
+    max_size=8,
+)
+screened_conditions = st.one_of(
+    st.tuples(st.sampled_from("ab"), st.sampled_from(["x", "y", 1, 2, True, False])),
+    st.tuples(st.sampled_from("ab"), st.lists(st.sampled_from("xyz")).map(lambda v: {"$in": v})),
+    st.tuples(st.just("seq"), st.integers(-1, 3).map(lambda n: {"$not": {"$gte": n}})),
+)
+other_conditions = st.one_of(  # not screened: the whole filter takes mongomock's path
+    st.tuples(st.sampled_from("ab"), st.just({"$in": ["x", 1]})),
+    st.tuples(st.just("seq"), st.just({"$gte": 1})),
+    st.tuples(st.just("a.x"), st.just(1)),
+)
+scan_filters = st.lists(
+    st.one_of(screened_conditions, screened_conditions, screened_conditions, other_conditions),
+    max_size=3,
+    unique_by=lambda pair: pair[0],
+).map(dict)
+scans = st.one_of(
+    st.tuples(st.just("find"), scan_filters, st.just(None), st.just(0), st.just(None)),
+    st.tuples(st.just("count_documents"), scan_filters),
+    st.tuples(st.just("update_many"), scan_filters, st.just({"$set": {"hit": True}})),
+    st.tuples(st.just("delete_many"), scan_filters),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=scan_documents, ops=st.lists(scans, min_size=1, max_size=4))
+def test_screened_scans_match_the_plain_path(docs: list[dict[str, Any]], ops: list[Any]) -> None:
+    async def scenario() -> None:
+        fast = create_embedded_client()["db"]["things"]
+        plain = AsyncMongoMockClient(tz_aware=True)["db"]["things"]
+        for collection in (fast, plain):
+            if docs:
+                await collection.insert_many(copy.deepcopy(docs))
+        for op in ops:
+            assert repr(await run(fast, op)) == repr(await run(plain, op)), op
+            assert repr(await fast.find({}).to_list()) == repr(await plain.find({}).to_list())
+
+    asyncio.run(scenario())
