@@ -367,6 +367,8 @@ def _install_bulk_set_fast_path(collection: Any) -> None:
                 planned = _plan_set_by_id(store, requests)
             except Exception:  # any check failing (types, encoding, depth): mongomock decides
                 planned = None
+            finally:
+                _CONVERTED.clear()
             if planned is not None:
                 return BulkWriteResult(_apply_set_by_id(store, planned), True)
         return plain(
@@ -474,13 +476,23 @@ def _check_parents(document: Any, parts: list[str]) -> None:
             raise _Ineligible  # arrays and scalars: mongomock and MongoDB differ; plain path
 
 
+# Field names already checked (a str without NUL): documents repeat the same few names.
+_CHECKED_NAMES: set[str] = set()
+# Datetimes already converted in the current bulk, by identity (`now` is in every envelope, a
+# message's `date` is its `occurred_at`): id -> (the datetime, kept alive; its stored value).
+_CONVERTED: dict[int, tuple[datetime, datetime]] = {}
+
+
 def _stored_dict(source: dict[Any, Any], container: type[dict[str, Any]]) -> dict[str, Any]:
     """A copy of `source` as mongomock stores it (`patch_datetime_awareness_in_document`), with
     the checks of BSON encoding (mongomock encodes each update): see `_stored_value`."""
     copy = container()
     for name, value in source.items():
-        if type(name) is not str or "\0" in name:
-            raise _Ineligible
+        if name not in _CHECKED_NAMES:
+            if type(name) is not str or "\0" in name:
+                raise _Ineligible
+            if len(_CHECKED_NAMES) < 10_000:
+                _CHECKED_NAMES.add(name)
         kind = type(value)
         if kind is str:
             if not value.isascii():
@@ -510,11 +522,18 @@ def _stored_value(value: Any) -> Any:
             raise _Ineligible
         return value
     if kind is datetime:
+        seen = _CONVERTED.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
         mongo_us = (value.microsecond // 1000) * 1000
         offset = value.utcoffset()
         if offset is not None:
-            return (value - offset).replace(tzinfo=None, microsecond=mongo_us)
-        return value.replace(microsecond=mongo_us)
+            stored = (value - offset).replace(tzinfo=None, microsecond=mongo_us)
+        else:
+            stored = value.replace(microsecond=mongo_us)
+        if len(_CONVERTED) < 10_000:
+            _CONVERTED[id(value)] = (value, stored)
+        return stored
     if kind is dict:
         return _stored_dict(value, dict)
     if kind is list or kind is tuple:

@@ -171,6 +171,7 @@ _SANITIZER = nh3.Cleaner(
     link_rel="noopener noreferrer nofollow",
 )
 _TAG_STRIPPER = nh3.Cleaner(tags=set(), clean_content_tags=set(DROPPED_WITH_CONTENT), attributes={})
+_TAG = re.compile(r"<[^>]*>")
 
 
 class SanitizedHtml(str):
@@ -198,7 +199,13 @@ def html_to_text(value: object) -> str:
     if not isinstance(value, str) or not value:
         return ""
     spaced = _BLOCK_BOUNDARY.sub(" ", value)
-    stripped = _TAG_STRIPPER.clean(spaced)
+    if type(value) is SanitizedHtml and '"' not in value:
+        # The sanitizer's output without attributes: every `<` starts a tag that ends at the
+        # next `>` (text has `&lt;`, comments are gone), so a regex strips exactly what a second
+        # parse would (3x cheaper; tests/connectors compare both on generated HTML).
+        stripped = _TAG.sub("", spaced)
+    else:
+        stripped = _TAG_STRIPPER.clean(spaced)
     return " ".join(html.unescape(stripped).split())
 
 
