@@ -47,7 +47,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -163,8 +163,14 @@ def lease_key(tenant: str) -> str:
 # ---------------------------------------------------------------------------- mapping
 
 
+def _utc_ms(value: datetime) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # the connector's datetimes are aware UTC, whole seconds: nothing to cut
+    return now_ms(value)
+
+
 def _ms(value: datetime | None) -> datetime | None:
-    return now_ms(value) if value is not None else None
+    return _utc_ms(value) if value is not None else None
 
 
 def activity_type_document(activity_type: OdooActivityType) -> dict[str, Any]:
@@ -246,7 +252,7 @@ def activity_document(
     tenant_zone: ZoneInfo,
 ) -> dict[str, Any]:
     """A mail.activity in the local activity document shape (see the module docstring)."""
-    updated_at = now_ms(activity.updated_at)
+    updated_at = _utc_ms(activity.updated_at)
     created_at = _ms(activity.created_at) or updated_at
     due_date = activity.due_date.isoformat() if activity.due_date else None
     model, record_id = activity.related_model, activity.related_id

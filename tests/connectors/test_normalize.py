@@ -430,3 +430,8 @@ def test_plain_text_of_sanitized_html_is_what_a_second_parse_gives(raw: str) -> 
     clean = sanitize_html(raw)
     # A plain str takes the parser's path; the sanitizer's own output may take a shortcut.
     assert html_to_text(clean) == html_to_text(str(clean))
+
+
+def test_an_activity_kind_outside_the_contract_is_a_protocol_error() -> None:
+    with pytest.raises(OdooProtocolError, match="unknown kind 'lunch'"):
+        normalize_activity(activity(activity_type_id=[77, "Visite"]), {}, {"visite": "lunch"})  # type: ignore[dict-item]
