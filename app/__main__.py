@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.config import get_settings
+from app.gc_policy import apply_gc_policy
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -64,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
             f"  {token}\n",
             flush=True,
         )
+    apply_gc_policy()
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
@@ -114,6 +116,7 @@ async def _run_sync(*, full: bool) -> int:
     try:
         async with httpx.AsyncClient() as http:
             runner = SyncRunner(store, settings, Clock(), http)
+            apply_gc_policy()
             try:
                 run = await runner.run(full=full, progress=_SyncProgress(sys.stderr))
             except OdooNotConfigured as exc:

@@ -143,6 +143,7 @@ async def measure(mode: str, url: str, protocol: str, page_size: int) -> dict[st
     import httpx
 
     from app.connectors.odoo import connect_odoo
+    from app.gc_policy import apply_gc_policy
     from app.services.clock import Clock
     from app.services.sync import SyncRunner, odoo_config
     from app.store import begin_usage, open_store
@@ -159,6 +160,8 @@ async def measure(mode: str, url: str, protocol: str, page_size: int) -> dict[st
     sink = DiscardingCollection()
     if mode == "sink":
         store.envelopes.collection = sink  # type: ignore[assignment]
+    # The process set up as `python -m app serve|sync` sets itself up, in every mode.
+    apply_gc_policy()
     writes_before = store_writes()
     records = 0
     per_model: dict[str, int] = {}

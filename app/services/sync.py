@@ -47,7 +47,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -163,8 +163,14 @@ def lease_key(tenant: str) -> str:
 # ---------------------------------------------------------------------------- mapping
 
 
+def _utc_ms(value: datetime) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # the connector's datetimes are aware UTC, whole seconds: nothing to cut
+    return now_ms(value)
+
+
 def _ms(value: datetime | None) -> datetime | None:
-    return now_ms(value) if value is not None else None
+    return _utc_ms(value) if value is not None else None
 
 
 def activity_type_document(activity_type: OdooActivityType) -> dict[str, Any]:
@@ -246,7 +252,7 @@ def activity_document(
     tenant_zone: ZoneInfo,
 ) -> dict[str, Any]:
     """A mail.activity in the local activity document shape (see the module docstring)."""
-    updated_at = now_ms(activity.updated_at)
+    updated_at = _utc_ms(activity.updated_at)
     created_at = _ms(activity.created_at) or updated_at
     due_date = activity.due_date.isoformat() if activity.due_date else None
     model, record_id = activity.related_model, activity.related_id
@@ -547,9 +553,9 @@ class _Run:
 
     async def _documents(
         self, plan: _Plan, rows: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[Mapping[str, Any]]:
         model = plan.model
-        docs: list[dict[str, Any]] = []
+        docs: list[Mapping[str, Any]] = []
         if model == ACTIVITY_MODEL:
             return await self._activity_documents(rows)
         for raw in rows:
@@ -561,9 +567,7 @@ class _Run:
                     author_uid = (
                         self.uid_by_partner.get(message.author_id) if message.author_id else None
                     )
-                    docs.append(
-                        dict(message_document(**message.model_dump(), author_uid=author_uid))
-                    )
+                    docs.append(message_document(**message._asdict(), author_uid=author_uid))
                 elif model == ACTIVITY_TYPE_MODEL:
                     docs.append(activity_type_document(normalize_activity_type(raw)))
                 elif model == USER_MODEL:
@@ -593,7 +597,10 @@ class _Run:
         leads = {
             doc["id"]: doc
             for doc in await self.store.envelopes.get_many(
-                self.state.tenant, records.OPPORTUNITY, sorted(wanted)
+                self.state.tenant,
+                records.OPPORTUNITY,
+                sorted(wanted),
+                fields=("contact_id", "contact_name"),
             )
         }
         docs = []

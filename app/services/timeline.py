@@ -22,10 +22,10 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from app.connectors.odoo.normalize import html_to_text, sanitize_html
+from app.connectors.odoo.normalize import SanitizedHtml, html_to_text, sanitize_html
 from app.errors import ValidationFailed
 from app.schemas.common import RECORD_ID_PATTERN, RELATED_MODELS
 from app.schemas.timeline import (
@@ -273,6 +273,8 @@ def timeline_filters(
 
 
 def _utc_ms(value: datetime, name: str) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # already UTC at milliseconds: what the connector gives for Odoo's values
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime (Odoo's naive values are UTC)")
     # MongoDB keeps milliseconds: truncating here keeps cursors equal to stored values.
@@ -301,15 +303,16 @@ def message_document(
     `store.envelopes.upsert_many(tenant, "message", "odoo", docs, now=...)`.
 
     The keyword names are those of `connectors.odoo.normalize.OdooMessage`, so the sync can
-    call `message_document(**message.model_dump(), author_uid=...)`.
+    call `message_document(**message._asdict(), author_uid=...)`.
 
     Args:
         external_id: the mail.message id.
         res_model, res_id: the record it is posted on (Odoo's `model`, `res_id`).
         date: when it was posted, aware (Odoo's naive datetimes are UTC).
         message_type: Odoo's message_type ("comment", "email", "notification", ...).
-        body: the HTML body; sanitized again here with the connector's sanitizer (idempotent),
-            so a stored body is safe to render whoever built it.
+        body: the HTML body; sanitized here with the connector's sanitizer unless it is the
+            connector's `SanitizedHtml` (what `sanitize_html` returns), so a stored body is safe
+            to render whoever built it.
         body_text: the body as plain text; derived from the body when not given.
         record_name: the record's display name.
         subtype: the subtype's name ("Note", "Discussions", ...).
@@ -325,7 +328,8 @@ def message_document(
         ValueError: `date` or `updated_at` is naive.
     """
     posted_at = _utc_ms(date, "date")
-    clean = sanitize_html(body or "")
+    # Only the sanitizer makes a SanitizedHtml; any other string (or None) is cleaned here.
+    clean = str(body) if type(body) is SanitizedHtml else str(sanitize_html(body or ""))
     record_id = None if res_id is None else str(res_id)
     related: StoredRelated | None = (
         {"model": res_model, "id": record_id, "name": record_name or None}

@@ -21,10 +21,24 @@ Relies on mongomock==4.3.0 internals (pinned in pyproject.toml; re-check on any 
 Inserts need no fast path: with no unique secondary index, `_insert` checks the `_id` with a dict
 lookup and `_ensure_uniques` skips non-unique indexes, so an insert or upsert never scans.
 
-- `Cursor._compute_results(with_limit_and_skip)` materialises `list(self._factory())` (every
-  matching document, sorted, each deep-copied and made tz-aware) and only then slices skip and
-  limit; `_factory()` is a generator over the sorted stored dicts that copies each one as it is
-  yielded (`_get_dataset`).
+The sync's write (a `bulk_write` of `UpdateOne({"_id": key}, {"$set": fields}, upsert=True)`) has
+a second fast path (`_install_bulk_set_fast_path`). It is not a scan but mongomock's bookkeeping,
+~150 us per upsert: it converts the update document's datetimes three times over (recursively,
+through `isinstance` chains), BSON-encodes each field and then the whole document, deep-copies
+every updated document as a snapshot to tell whether it changed, and builds a closure per op.
+When every op of a bulk is such an `$set` on one plain `_id` and the collection has no unique or
+TTL index, the fast path applies the ops itself with the same effects: the same stored documents
+(fresh copies, never the caller's objects; datetimes naive UTC at milliseconds; an upserted
+document is an OrderedDict `{_id, ...fields}`, dotted fields expanded), the same counts and
+`upserted` entries. Every check that could fail (types, paths, BSON encoding) runs before
+anything is written; a bulk that fails one, or that has any other shape, takes mongomock's path,
+which raises exactly its own errors.
+
+Limited finds copy only what they return (`_bound_cursor_copies`): mongomock's
+`Cursor._compute_results(with_limit_and_skip)` materialises `list(self._factory())` (every
+matching document, sorted, each deep-copied and made tz-aware) and only then slices skip and
+limit; `_factory()` is a generator over the sorted stored dicts that copies each one as it is
+yielded (`_get_dataset`).
 
 Also works around a pymongo-async-mock==0.1.3 bug that breaks bulk_write in long test runs
 (`_repair_bulk_update_compat`).
@@ -37,12 +51,16 @@ import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from mongomock.collection import BulkOperationBuilder, Cursor
 from mongomock.filtering import filter_applies
 from mongomock.helpers import make_datetime_timezone_aware_in_document
+from mongomock.results import BulkWriteResult
+from pymongo.operations import UpdateOne
 from pymongo_async_mock import (
     AsyncMongoMockClient,
     AsyncMongoMockCollection,
@@ -135,6 +153,7 @@ class _FastPathDatabase(AsyncMongoMockDatabase):
         # Installed before AsyncMongoMockCollection wraps `_iter_documents` with its own filter
         # normalisation, so the fast path sees the same filter the plain path would.
         _install_id_fast_path(collection)
+        _install_bulk_set_fast_path(collection)
         return AsyncMongoMockCollection(self, collection)
 
 
@@ -151,9 +170,19 @@ def _install_id_fast_path(collection: Any) -> None:
         ids = _pinned_ids(filter) if isinstance(filter, dict) else None
         # Re-read on every call, as mongomock does: rename() gives this name a new store.
         store = collection._store
-        if ids is None or store.is_empty:
-            # The empty case is O(1) anyway and keeps mongomock's validation of the filter.
+        if store.is_empty:
+            # O(1) anyway, and keeps mongomock's validation of the filter.
             return plain(filter)
+        if ids is None:
+            screen = _screen(filter) if isinstance(filter, dict) else None
+            if screen is None:
+                return plain(filter)
+            # The plain path's scan, with documents the screen rules out skipped unevaluated.
+            return (
+                doc
+                for doc in list(store.documents)
+                if _passes(screen, doc) and filter_applies(filter, doc)
+            )
         found: dict[Any, dict[str, Any]] = {}  # keyed like the store: `$in` may repeat an id
         for value in ids:
             if value not in found:
@@ -166,12 +195,78 @@ def _install_id_fast_path(collection: Any) -> None:
             # Yield in the store's insertion order, as the plain path does: it decides which
             # document update_one/delete_one/find_one pick and how sort ties fall.
             keys.sort(key=_ranked(store).rank.__getitem__)
-        candidates = [found[key] for key in keys]
+        rest = _rest_when_id_matches(filter)
         # Lazy like the plain path: `_update` mutates each document as it is yielded.
-        return (doc for doc in candidates if filter_applies(filter, doc))
+        if rest is None:
+            return (doc for doc in (found[key] for key in keys) if filter_applies(filter, doc))
+        return (doc for key in keys if _applies(filter, rest, key, doc := found[key]))
 
     collection._iter_documents = iter_documents
     setattr(collection, _INSTALLED, True)
+
+
+# ---------------------------------------------------------------------------- scans
+
+# A screen: per top-level condition, in the filter's order, (field, rule, operand).
+_Screen = list[tuple[str, str, Any]]
+_REJECT, _PASS, _UNSURE = 0, 1, 2
+# Types mongomock's `$gte` compares with an int without raising, and False unless both are
+# numbers (its type bracketing); missing fields never match `$gte`.
+_BRACKETED = (type(None), bool, float, str, dict, ObjectId, datetime, bytes)
+
+
+def _screen(filter: dict[str, Any]) -> _Screen | None:
+    """Cheap exact checks that rule documents out of a scan before mongomock evaluates them.
+
+    Only for filters whose every top-level condition is on a plain field and is one of:
+    a str/int/bool value, `$in` of strs, `$not: {$gte: int}` (the sync's sweep is the last;
+    the others are its companions). A document is ruled out only when mongomock, evaluating
+    the conditions in order, would return False at one of them having raised at none before
+    (`_passes`): the same documents, and the same errors, as the plain scan.
+    """
+    screen: _Screen = []
+    for field, condition in filter.items():
+        if type(field) is not str or not field or field[0] == "$" or "." in field:
+            return None
+        kind = type(condition)
+        if kind is str or kind is int or kind is bool:
+            screen.append((field, "eq", condition))
+        elif kind is dict and len(condition) == 1:
+            ((operator, operand),) = condition.items()
+            if operator == "$in" and type(operand) is list and all(type(v) is str for v in operand):
+                screen.append((field, "in", frozenset(operand)))
+            elif (
+                operator == "$not"
+                and type(operand) is dict
+                and len(operand) == 1
+                and type(operand.get("$gte")) is int
+            ):
+                screen.append((field, "not_gte", operand["$gte"]))
+            else:
+                return None
+        else:
+            return None
+    return screen or None
+
+
+def _passes(screen: _Screen, document: dict[str, Any]) -> bool:
+    """False only if mongomock's `filter_applies` would return False without raising."""
+    for field, rule, operand in screen:
+        value = document.get(field, _MISSING)
+        kind = type(value)
+        if rule == "eq":
+            # mongomock: `value == operand`, or `operand in value` for an array; never raises.
+            if kind is type(operand) and value != operand:
+                return False
+        elif rule == "in":
+            if kind is str and value not in operand:
+                return False
+        elif kind is int:  # `$not: {$gte: operand}` on an int: plain int comparison
+            if value >= operand:
+                return False
+        elif value is not _MISSING and kind not in _BRACKETED:
+            return True  # an array or an exotic type: mongomock decides (and may raise)
+    return True
 
 
 class _RankedDocuments(OrderedDict[Any, Any]):
@@ -247,5 +342,291 @@ def _ids_of(condition: Any) -> list[Any] | None:
     return values if all(_is_key(value) for value in values) else None
 
 
+def _rest_when_id_matches(filter: dict[str, Any]) -> dict[str, Any] | None:
+    """The filter without its top-level `_id` condition when that condition is a plain value,
+    `$eq` or a lone `$in` (else None): for a document found under one of its values, that
+    condition holds (`_is_stored_key`) and only the rest needs evaluating. A `$in` of 500 ids
+    evaluated on each of 500 documents costs 250,000 comparisons in mongomock."""
+    condition = filter.get("_id", _MISSING)
+    if condition is _MISSING or _ids_of(condition) is None:
+        return None
+    if isinstance(condition, dict) and len(condition) != 1:
+        return None  # `$in` with `$ne`, ...: evaluated whole
+    return {key: value for key, value in filter.items() if key != "_id"}
+
+
+def _applies(filter: dict[str, Any], rest: dict[str, Any], key: Any, document: Any) -> bool:
+    if _is_stored_key(key, document):
+        return not rest or filter_applies(rest, document)
+    return filter_applies(filter, document)
+
+
+def _is_stored_key(key: Any, document: Mapping[str, Any]) -> bool:
+    """The document found under `key` has `key` as its `_id`, by mongomock's equality: the same
+    exact type (no bool/int/float conflation), equal by construction (a dict hit)."""
+    return type(key) in _BULK_KEY_TYPES and type(document.get("_id")) is type(key)
+
+
 def _is_key(value: Any) -> bool:
     return isinstance(value, _KEY_TYPES) and not (isinstance(value, float) and math.isnan(value))
+
+
+# ---------------------------------------------------------------------------- bulk `$set` by `_id`
+
+_BULK_INSTALLED = "_embedded_bulk_set_fast_path"
+# `_id` values of the bulk fast path: exact types whose dict key is the stored `_id` and whose
+# Python equality is mongomock's (no bool/1/1.0 conflation, no str subclasses).
+_BULK_KEY_TYPES = (str, int, ObjectId)
+# Immutable values that mongomock stores as they are and BSON always encodes. `str` and `int`
+# are stored as they are too, after the checks BSON would make (UTF-8, 64 bits).
+_ATOMS = (float, bool, type(None), ObjectId)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MISSING = object()
+
+
+class _Ineligible(Exception):
+    """This bulk takes mongomock's own path."""
+
+
+def _install_bulk_set_fast_path(collection: Any) -> None:
+    """Route this mongomock collection's `bulk_write` through the `$set`-by-`_id` fast path."""
+    if getattr(collection, _BULK_INSTALLED, False):
+        return
+    plain = collection.bulk_write
+
+    def bulk_write(
+        requests: Any,
+        ordered: bool = True,
+        bypass_document_validation: bool = False,
+        session: Any = None,
+    ) -> Any:
+        if not bypass_document_validation and session is None and type(requests) is list:
+            store = collection._store  # re-read, as mongomock does (rename, drop)
+            try:
+                planned = _plan_set_by_id(store, requests)
+            except Exception:  # any check failing (types, encoding, depth): mongomock decides
+                planned = None
+            finally:
+                _CONVERTED.clear()
+            if planned is not None:
+                return BulkWriteResult(_apply_set_by_id(store, planned), True)
+        return plain(
+            requests,
+            ordered=ordered,
+            bypass_document_validation=bypass_document_validation,
+            session=session,
+        )
+
+    collection.bulk_write = bulk_write
+    setattr(collection, _BULK_INSTALLED, True)
+
+
+@dataclass(slots=True)
+class _SetOp:
+    key: Any
+    existing: dict[str, Any] | None  # the stored document; None: upsert a new one
+    fields: dict[str, Any]  # `$set` field -> the value as stored (a fresh copy)
+    dotted: list[tuple[list[str], Any]] | None  # (path, value) per field when any is dotted
+
+
+def _plan_set_by_id(store: Any, requests: list[Any]) -> list[_SetOp] | None:
+    """Check every op without writing anything; None (or an exception) = mongomock's path."""
+    if not requests or store._ttl_indexes:
+        return None
+    if any(index.get("unique") for index in store.indexes.values()):
+        return None  # mongomock would scan the collection for each write to check it
+    documents = store._documents
+    planned: list[_SetOp] = []
+    seen: set[Any] = set()
+    for op in requests:
+        if type(op) is not UpdateOne:
+            return None
+        if (
+            op._collation is not None
+            or op._array_filters is not None
+            or op._hint is not None
+            or getattr(op, "_sort", None) is not None
+        ):
+            return None
+        filter, update = op._filter, op._doc
+        if type(filter) is not dict or len(filter) != 1 or "_id" not in filter:
+            return None
+        key = filter["_id"]
+        # A falsy `_id` would be counted as matched, not upserted, by mongomock's bulk.
+        if type(key) not in _BULK_KEY_TYPES or not key or key in seen:
+            return None
+        _stored_value(key)  # BSON's checks (an upsert stores it)
+        seen.add(key)
+        if type(update) is not dict or len(update) != 1 or "$set" not in update:
+            return None
+        fields = update["$set"]
+        if type(fields) is not dict or not fields:
+            return None
+        existing = documents.get(key)
+        if existing is not None and type(existing.get("_id")) is not type(key):
+            return None
+        dotted = _dotted_paths(fields)
+        values = _stored_dict(fields, dict)
+        if dotted is not None:
+            dotted = [(parts, values[".".join(parts)]) for parts, _ in dotted]
+            if existing is not None:
+                for parts, _ in dotted:
+                    _check_parents(existing, parts)
+        if existing is None and not op._upsert:
+            continue  # matches nothing, inserts nothing (its checks above still hold)
+        planned.append(_SetOp(key, existing, values, dotted))
+    return planned
+
+
+def _dotted_paths(fields: dict[Any, Any]) -> list[tuple[list[str], None]] | None:
+    """Check the `$set` field names; their paths when any is dotted, else None.
+
+    Only plain, disjoint field paths: no operators or positional `$`, no empty parts, not
+    `_id`; `a` and `a.b` in one update conflict in MongoDB (mongomock applies both in turn).
+    """
+    any_dotted = False
+    for name in fields:
+        if type(name) is not str or "$" in name or "\0" in name or name == "_id":
+            raise _Ineligible
+        if "." in name:
+            any_dotted = True
+    if not any_dotted:
+        return None
+    paths: list[tuple[list[str], None]] = []
+    for name in fields:
+        parts = name.split(".")
+        if "" in parts or parts[0] == "_id":
+            raise _Ineligible
+        for end in range(1, len(parts)):
+            if ".".join(parts[:end]) in fields:
+                raise _Ineligible
+        paths.append((parts, None))
+    return paths
+
+
+def _check_parents(document: Any, parts: list[str]) -> None:
+    """Each parent of a dotted path is a subdocument or missing (then created empty)."""
+    node = document
+    for part in parts[:-1]:
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return
+        if not isinstance(node, dict):
+            raise _Ineligible  # arrays and scalars: mongomock and MongoDB differ; plain path
+
+
+# Field names already checked (a str without NUL): documents repeat the same few names.
+_CHECKED_NAMES: set[str] = set()
+# Datetimes already converted in the current bulk, by identity (`now` is in every envelope, a
+# message's `date` is its `occurred_at`): id -> (the datetime, kept alive; its stored value).
+_CONVERTED: dict[int, tuple[datetime, datetime]] = {}
+
+
+def _stored_dict(source: dict[Any, Any], container: type[dict[str, Any]]) -> dict[str, Any]:
+    """A copy of `source` as mongomock stores it (`patch_datetime_awareness_in_document`), with
+    the checks of BSON encoding (mongomock encodes each update): see `_stored_value`."""
+    copy = container()
+    for name, value in source.items():
+        if name not in _CHECKED_NAMES:
+            if type(name) is not str or "\0" in name:
+                raise _Ineligible
+            if len(_CHECKED_NAMES) < 10_000:
+                _CHECKED_NAMES.add(name)
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                value.encode()  # lone surrogates are no UTF-8: BSON refuses them
+        elif kind is int:
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise _Ineligible
+        elif kind not in _ATOMS:
+            value = _stored_value(value)
+        copy[name] = value
+    return copy
+
+
+def _stored_value(value: Any) -> Any:
+    """`value` as mongomock stores it: containers copied (lists and tuples as lists,
+    OrderedDicts kept, other dicts as dicts), datetimes naive UTC truncated to milliseconds,
+    immutable scalars as they are. Any other type, or what BSON cannot encode: _Ineligible."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is str:
+        if not value.isascii():
+            value.encode()
+        return value
+    if kind is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise _Ineligible
+        return value
+    if kind is datetime:
+        seen = _CONVERTED.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        mongo_us = (value.microsecond // 1000) * 1000
+        offset = value.utcoffset()
+        if offset is not None:
+            stored = (value - offset).replace(tzinfo=None, microsecond=mongo_us)
+        else:
+            stored = value.replace(microsecond=mongo_us)
+        if len(_CONVERTED) < 10_000:
+            _CONVERTED[id(value)] = (value, stored)
+        return stored
+    if kind is dict:
+        return _stored_dict(value, dict)
+    if kind is list or kind is tuple:
+        return [_stored_value(item) for item in value]
+    if kind is OrderedDict:
+        return _stored_dict(value, OrderedDict)
+    raise _Ineligible
+
+
+def _apply_set_by_id(store: Any, planned: list[_SetOp]) -> dict[str, Any]:
+    """Apply checked ops; the result is what mongomock's `BulkOperationBuilder.execute` gives."""
+    upserted: list[dict[str, Any]] = []
+    matched = modified = 0
+    with store._rwlock.writer():  # what each of mongomock's store writes takes
+        documents = store._documents
+        for op in planned:
+            existing = op.existing
+            if existing is None:
+                document: dict[str, Any] = OrderedDict(_id=op.key)
+                if op.dotted is None:
+                    document.update(op.fields)
+                else:
+                    for parts, value in op.dotted:
+                        _parent(document, parts)[parts[-1]] = value
+                documents[op.key] = document
+                # mongomock numbers upserts among upserts, not among the bulk's ops.
+                upserted.append({"index": len(upserted), "_id": op.key})
+                continue
+            matched += 1
+            changed = False
+            sets = op.dotted or [([name], value) for name, value in op.fields.items()]
+            for parts, value in sets:
+                parent = _parent(existing, parts)
+                name = parts[-1]
+                if not changed:
+                    old = parent.get(name, _MISSING)
+                    # As mongomock's whole-document comparison: identity first, then equality.
+                    changed = old is _MISSING or [old] != [value]
+                parent[name] = value
+            modified += changed
+    return {
+        "nModified": modified,
+        "nUpserted": len(upserted),
+        "nMatched": matched,
+        "writeErrors": [],
+        "upserted": upserted,
+        "writeConcernErrors": [],
+        "nRemoved": 0,
+        "nInserted": 0,
+    }
+
+
+def _parent(document: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    node = document
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    return node

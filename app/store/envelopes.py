@@ -71,13 +71,26 @@ class Envelopes:
         return _data(envelope) if envelope else None
 
     async def get_many(
-        self, tenant_id: str, entity_type: str, serving_ids: Sequence[str]
+        self,
+        tenant_id: str,
+        entity_type: str,
+        serving_ids: Sequence[str],
+        *,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
+        """The entities with these serving ids; only `id` and `fields` of each when given."""
         if not serving_ids:
             return []
         ids = [envelope_id(tenant_id, sid) for sid in serving_ids]
+        projection = (
+            None
+            if fields is None
+            else {"entity_type": 1, "data.id": 1, **{f"data.{name}": 1 for name in fields}}
+        )
         envelopes = await self.collection.find(
-            {"_id": {"$in": ids}, **_scope(tenant_id, entity_type)}, limit=len(ids)
+            {"_id": {"$in": ids}, **_scope(tenant_id, entity_type)},
+            limit=len(ids),
+            projection=projection,
         )
         return [_data(e) for e in envelopes]
 

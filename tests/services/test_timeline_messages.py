@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from app.connectors.odoo.normalize import sanitize_html
 from app.schemas.timeline import MessageDocument, MessageRead
 from app.services.timeline import message_document
 
@@ -117,3 +118,16 @@ def test_a_message_on_no_record_has_no_related():
     )
     assert doc["related"] is None and doc["res_model"] is None and doc["res_id"] is None
     assert MessageRead.model_validate(doc).res_id is None
+
+
+def test_only_the_sanitizers_own_output_is_stored_without_cleaning():
+    hostile = '<p onclick="steal()">hi</p><script>alert(1)</script>'
+
+    class LooksClean(str):
+        pass
+
+    for untrusted in (hostile, LooksClean(hostile)):
+        assert body(untrusted)["body"] == "<p>hi</p>"
+    clean = sanitize_html(hostile)  # what the connector hands the sync
+    stored = body(clean)["body"]
+    assert stored == "<p>hi</p>" and type(stored) is str  # stored as a plain string
