@@ -1,17 +1,19 @@
-"""The embedded client's bounded cursor: a limited find copies only the documents it returns,
-and returns exactly what mongomock's full path returns once sliced.
+"""The embedded client's finds: a limited find copies only the documents it returns and returns
+what mongomock's full path returns once sliced; sorting by native values gives mongomock's order.
 
 About the embedded engine itself (it counts mongomock's copies), so it never runs against MongoDB.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import mongomock.collection
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pymongo_async_mock import AsyncMongoMockClient
 
 from app.store.embedded import create_embedded_client
 
@@ -84,3 +86,67 @@ async def test_a_limited_find_copies_only_what_it_returns(monkeypatch: pytest.Mo
     copied = 0
     await collection.find({}).skip(10).limit(3).to_list()
     assert copied == 13  # skipped documents are produced (and copied) on the way, as in mongomock
+
+
+# --- sorting by native values gives mongomock's order --------------------------------------------
+
+scalars = st.one_of(
+    st.text(alphabet="abAB_-é", max_size=3),
+    st.integers(-3, 3),
+    st.floats(-2, 2),
+    st.just(float("nan")),
+    st.booleans(),
+    st.none(),
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 1, 3)),
+    st.lists(st.integers(0, 2), max_size=2),
+)
+# Most draws keep one type per field (the native path); some mix types or drop the field.
+typed = st.sampled_from(
+    [
+        st.text(alphabet="abAB", max_size=2),
+        st.integers(-2, 2),
+        st.one_of(st.integers(-2, 2), st.floats(-2, 2)),
+        st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 1, 2)),
+    ]
+)
+
+
+@st.composite
+def sortable_documents(draw: Any) -> list[dict[str, Any]]:
+    kinds = {name: draw(typed) for name in ("a", "b", "c")}
+    docs = []
+    for _ in range(draw(st.integers(0, 12))):
+        doc: dict[str, Any] = {}
+        for name, kind in kinds.items():
+            choice = draw(st.integers(0, 9))
+            if choice == 0:
+                continue  # missing
+            doc[name] = draw(scalars) if choice == 1 else draw(kind)
+        doc["sub"] = {"a": doc["a"]} if "a" in doc and draw(st.booleans()) else draw(scalars)
+        docs.append(doc)
+    return docs
+
+
+sort_specs = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c", "sub.a", "_id"]), st.sampled_from([1, -1])),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda key: key[0],
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=sortable_documents(), sort=sort_specs, limit=st.integers(0, 4))
+async def test_native_sort_gives_mongomocks_order(
+    docs: list[dict[str, Any]], sort: list[tuple[str, int]], limit: int
+) -> None:
+    ours = create_embedded_client()["db"]["things"]
+    plain = AsyncMongoMockClient(tz_aware=True)["db"]["things"]
+    # Inserted in a shuffled _id order: ties keep the insertion order on both sides.
+    rows = [{"_id": (i * 7) % 13, **doc} for i, doc in enumerate(docs)]
+    for collection in (ours, plain):
+        if rows:
+            await collection.insert_many([dict(row) for row in rows])
+    for filter in ({}, {"a": {"$exists": True}}):
+        expected = await plain.find(filter).sort(sort).limit(limit).to_list()
+        assert await ours.find(filter).sort(sort).limit(limit).to_list() == expected
