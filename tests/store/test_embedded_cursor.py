@@ -150,3 +150,47 @@ async def test_native_sort_gives_mongomocks_order(
     for filter in ({}, {"a": {"$exists": True}}):
         expected = await plain.find(filter).sort(sort).limit(limit).to_list()
         assert await ours.find(filter).sort(sort).limit(limit).to_list() == expected
+
+
+# --- a pipeline opening with $match starts from a find ------------------------------------------
+
+matches = st.sampled_from(
+    [
+        {},
+        {"a": {"$exists": True}},
+        {"b": {"$gte": 0}},
+        {"c": {"$lt": datetime(2026, 1, 2)}},
+        {"$or": [{"a": "a"}, {"b": 1}]},
+        {"sub.a": {"$in": ["a", 1]}},
+        {"a": {"$bad": 1}},  # an error: raised the same way
+    ]
+)
+later_stages = st.sampled_from(
+    [
+        [],
+        [{"$group": {"_id": "$a", "n": {"$sum": 1}}}, {"$sort": {"n": -1, "_id": 1}}],
+        [{"$project": {"a": 1, "c": 1}}],
+        [{"$match": {"b": {"$ne": None}}}, {"$count": "n"}],
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=sortable_documents(), match=matches, stages=later_stages)
+async def test_match_first_pipelines_give_mongomocks_results(
+    docs: list[dict[str, Any]], match: dict[str, Any], stages: list[dict[str, Any]]
+) -> None:
+    ours = create_embedded_client()["db"]["things"]
+    plain = AsyncMongoMockClient(tz_aware=True)["db"]["things"]
+    rows = [{"_id": i, **doc} for i, doc in enumerate(docs)]
+
+    async def run(collection: Any) -> Any:
+        if rows:
+            await collection.insert_many([dict(row) for row in rows])
+        try:
+            cursor = await collection.aggregate([{"$match": match}, *stages])
+            return await cursor.to_list(None)
+        except Exception as error:
+            return type(error).__name__, str(error)
+
+    assert await run(ours) == await run(plain)
