@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path
 
@@ -23,7 +24,8 @@ from app.schemas.timeline import (
 )
 from app.services import timeline
 from app.services.auth import Principal
-from app.services.clock import today_in
+from app.services.clock import Clock, today_in
+from app.store import Store
 
 router = APIRouter(tags=["timeline"])
 
@@ -33,6 +35,25 @@ GlobalQuery = QueryModel(GlobalTimelineQuery)
 RecordQuery = QueryModel(TimelineQuery)
 MessagesQueryParams = QueryModel(MessagesQuery)
 READ_ERRORS = problem_responses(401, 403, 422)
+
+
+async def _timeline_page(
+    store: Store,
+    user: Principal,
+    query: TimelineQuery,
+    related: tuple[str, str] | None,
+    zone: ZoneInfo,
+    clock: Clock,
+) -> TimelinePage:
+    return await timeline.read_timeline(
+        store,
+        user,
+        stream_filters(user, query, related),
+        today=today_in(zone, clock.now()).isoformat(),
+        order=query.order,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
 
 
 def stream_filters(
@@ -68,15 +89,7 @@ async def read_timeline(
         except ValueError as exc:
             raise ValidationFailed(str(exc), loc=("query", "related")) from exc
         related = (ref.model, ref.id)
-    return await timeline.read_timeline(
-        store,
-        user,
-        stream_filters(user, query, related),
-        today=today_in(zone, clock.now()).isoformat(),
-        order=query.order,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
+    return await _timeline_page(store, user, query, related, zone, clock)
 
 
 @router.get(
@@ -96,15 +109,7 @@ async def read_record_timeline(
 ) -> TimelinePage:
     """The timeline of one record (opportunity, quotation, order, lead or partner)."""
     ref = timeline.record_ref(model, record_id, opportunity_model=settings.opportunity_model)
-    return await timeline.read_timeline(
-        store,
-        user,
-        stream_filters(user, query, ref),
-        today=today_in(zone, clock.now()).isoformat(),
-        order=query.order,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
+    return await _timeline_page(store, user, query, ref, zone, clock)
 
 
 @router.get(
@@ -124,15 +129,7 @@ async def read_opportunity_timeline(
     """The timeline of one opportunity (OPPORTUNITY_MODEL, default crm.lead)."""
     model = settings.opportunity_model
     ref = timeline.record_ref(model, opportunity_id, opportunity_model=model)
-    return await timeline.read_timeline(
-        store,
-        user,
-        stream_filters(user, query, ref),
-        today=today_in(zone, clock.now()).isoformat(),
-        order=query.order,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
+    return await _timeline_page(store, user, query, ref, zone, clock)
 
 
 @router.get(
