@@ -34,7 +34,7 @@ import re
 import socket
 import xmlrpc.client
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -597,6 +597,7 @@ class OdooSim:
         password: str = DEFAULT_PASSWORD,
         api_key: str | None = DEFAULT_API_KEY,
         clock: datetime = DEFAULT_CLOCK,
+        subsecond: bool = False,
     ) -> None:
         if version not in (16, 17, 18, 19):
             raise ValueError("the simulator plays Odoo 16, 17, 18 or 19")
@@ -605,7 +606,12 @@ class OdooSim:
         self.login = login
         self.password = password
         self.api_key = api_key
-        self.clock = clock.replace(microsecond=0)
+        # PostgreSQL keeps microseconds in write_date/create_date and compares domains with
+        # them, while Odoo shows whole seconds: `subsecond=True` plays that (stored values carry
+        # `.ffffff`, read values do not; `write_date = "<second>"` then matches nothing written
+        # within that second, and `>` matches all of it).
+        self.subsecond = subsecond
+        self.clock = clock if subsecond else clock.replace(microsecond=0)
         self.tables = {model: Table(model, dict(fields)) for model, fields in SCHEMAS.items()}
         self.calls: Counter[tuple[str, str | None, str]] = Counter()
         self.call_log: list[SimCall] = []
@@ -652,13 +658,16 @@ class OdooSim:
 
     @property
     def now(self) -> str:
-        """The simulated clock as Odoo writes it."""
+        """The simulated clock as Odoo stores it (with microseconds when `subsecond`)."""
+        if self.subsecond:
+            return self.clock.strftime(DATETIME_FORMAT) + f".{self.clock.microsecond:06d}"
         return self.clock.strftime(DATETIME_FORMAT)
 
     def advance(self, seconds: float = 1.0) -> str:
         """Move the clock forward; returns the new ``now``."""
         self.clock += timedelta(seconds=seconds)
-        self.clock = self.clock.replace(microsecond=0)
+        if not self.subsecond:
+            self.clock = self.clock.replace(microsecond=0)
         return self.now
 
     def _m2o(self, model: str, field_name: str, value: Any) -> Any:
@@ -681,6 +690,11 @@ class OdooSim:
             row["date"] = self.now
         table.add(row)
         return record_id
+
+    def edit_many(self, model: str, record_ids: Iterable[int], **vals: Any) -> None:
+        """One ``write()`` on many records: one transaction, so one ``write_date`` for all."""
+        for record_id in record_ids:
+            self.edit(model, record_id, **vals)
 
     def edit(self, model: str, record_id: int, **vals: Any) -> None:
         """Write values and bump ``write_date`` to the clock, as Odoo's write() does."""
@@ -869,10 +883,13 @@ class OdooSim:
                     raise SimValueError(f"Invalid field {name!r} on model {model!r}")
             names = ["id", *(name for name in fields if name != "id")]
         out = []
+        shown = {n for n in names if visible.get(n) == "datetime"} if self.subsecond else set()
         for row in rows:
             record = {}
             for name in names:
                 value = row.get(name, True if name == "active" else False)
+                if name in shown and isinstance(value, str):
+                    value = value[:19]  # Odoo reads datetimes in whole seconds
                 record[name] = value
             out.append(record)
         return out

@@ -54,7 +54,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from app.config import Settings
-from app.connectors.odoo import OdooClient, OdooConfig, OdooError, connect_odoo
+from app.connectors.odoo import Keyset, OdooClient, OdooConfig, OdooError, connect_odoo
+from app.connectors.odoo.client import advance_keyset
 from app.connectors.odoo.normalize import (
     OdooActivity,
     OdooActivityType,
@@ -109,7 +110,7 @@ SCHEDULE_SLACK = 0.9
 _RECORD_ID = re.compile(RECORD_ID_PATTERN)
 
 Trigger = Literal["manual", "scheduled"]
-Cursor = tuple[datetime, int]
+Cursor = Keyset  # where a model's walk stands: write_date and the ids read in that second
 Progress = Callable[[str, ModelCounts, bool], None]
 
 
@@ -333,15 +334,26 @@ def _watermarks_from(doc: Mapping[str, Any]) -> dict[str, Cursor | None]:
     found: dict[str, Cursor | None] = {}
     for entry in doc.get("watermarks") or ():
         write_date = entry.get("write_date")
-        if isinstance(write_date, datetime) and isinstance(entry.get("id"), int):
-            found[entry["model"]] = (write_date, entry["id"])
+        if not isinstance(write_date, datetime) or not isinstance(entry.get("id"), int):
+            continue
+        if write_date.tzinfo is None:  # the store hands back naive UTC
+            write_date = write_date.replace(tzinfo=UTC)
+        ids = entry.get("ids")
+        # A watermark saved before `ids` existed names only the last id: its second is read
+        # again (idempotent upserts) rather than assumed complete.
+        found[entry["model"]] = Keyset(write_date, tuple(ids) if isinstance(ids, list) else ())
     return found
 
 
 def _watermarks_field(watermarks: Mapping[str, Cursor | None]) -> list[dict[str, Any]]:
     # A list, not a sub-document keyed by model: model names contain dots.
     return [
-        {"model": model, "write_date": cursor[0], "id": cursor[1]}
+        {
+            "model": model,
+            "write_date": cursor.write_date,
+            "id": cursor.last_id,
+            "ids": list(cursor.ids),
+        }
         for model, cursor in watermarks.items()
         if cursor is not None
     ]
@@ -486,16 +498,18 @@ class _Run:
                             f"{where}: store write failed: {type(exc).__name__}"
                         ) from None
                 counts.upserted += len(docs)
-                last = item[-1]
-                reached = (_write_date(last, where), int(last["id"]))
-                if cursor is not None and reached <= cursor:
-                    # Only possible if Odoo's write_date order disagrees with its own domain
-                    # comparisons; reading on would loop forever.
-                    raise SyncFailed(f"{where}: pagination made no progress at {reached}")
+                _write_date(item[-1], where)  # a record without one fails the run, by name
+                reached = advance_keyset(cursor, item)
+                if cursor is not None and cursor.covers(reached):
+                    # Only possible if Odoo returned records it was asked to leave out;
+                    # reading on would loop forever.
+                    raise SyncFailed(
+                        f"{where}: pagination made no progress at {reached.write_date}"
+                    )
                 cursor = reached
                 # During a full re-read the watermark never goes back (everything up to the
                 # old one was committed by earlier runs); at the end it is set exactly.
-                kept = max(cursor, previous) if previous is not None else cursor
+                kept = cursor if previous is None or cursor.covers(previous) else previous
                 await self._save_watermark(plan.model, kept)
                 if self.progress:
                     self.progress(plan.model, counts, False)
@@ -1063,7 +1077,9 @@ async def status(runner: SyncRunner, user: Principal) -> SyncStatus:
         last_success_at=last_success[0]["finished_at"] if last_success else None,
         protocol=protocol if runner.configured else None,
         watermarks={
-            model: Watermark(write_date=c[0], id=c[1]) if (c := watermarks.get(model)) else None
+            model: Watermark(write_date=c.write_date, id=c.last_id)
+            if (c := watermarks.get(model))
+            else None
             for model in synced_models(settings)
         },
     )

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.connectors.odoo import WATERMARK_ORDER, OdooClient, OdooFault, watermark_domain
+from app.connectors.odoo import WATERMARK_ORDER, Keyset, OdooClient, OdooFault, watermark_domain
+from app.connectors.odoo.client import advance_keyset
 from app.connectors.odoo.normalize import ACTIVITY_FIELDS, MESSAGE_FIELDS
 from tests.connectors.conftest import ClientFactory
 from tests.odoo_sim import OdooSim
@@ -47,16 +48,16 @@ async def test_manual_watermark_pages_match_offset_pages(client: OdooClient) -> 
         offset += len(ids)
 
     by_keyset: list[int] = []
-    cursor: tuple[str, int] | None = None
+    cursor: Keyset | None = None
     while True:
-        domain = watermark_domain(*cursor) if cursor else []
+        domain = watermark_domain(cursor.write_date, cursor.ids) if cursor else []
         rows = await client.search_read(
             "mail.message", domain, ["write_date"], limit=50, order=WATERMARK_ORDER
         )
         if not rows:
             break
         by_keyset.extend(row["id"] for row in rows)
-        cursor = (rows[-1]["write_date"], rows[-1]["id"])
+        cursor = advance_keyset(cursor, rows)
 
     assert by_keyset == by_offset
     assert len(set(by_keyset)) == len(by_keyset) == await client.search_count("mail.message", [])

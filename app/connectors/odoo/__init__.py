@@ -2,6 +2,7 @@
 
 from app.connectors.odoo.client import (
     WATERMARK_ORDER,
+    Keyset,
     OdooClient,
     ServerVersion,
     connect_odoo,
@@ -23,6 +24,7 @@ from app.connectors.odoo.xmlrpc import XmlRpcClient
 __all__ = [
     "WATERMARK_ORDER",
     "Json2Client",
+    "Keyset",
     "OdooAccessError",
     "OdooAuthFailed",
     "OdooClient",

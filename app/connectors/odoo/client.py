@@ -26,6 +26,7 @@ from app.connectors.odoo.errors import (
     OdooProtocolError,
     OdooUnavailable,
 )
+from app.connectors.odoo.normalize import parse_odoo_datetime
 
 logger = logging.getLogger("app.connectors.odoo")
 
@@ -90,22 +91,72 @@ def odoo_value(value: Any) -> Any:
     return value
 
 
-def watermark_domain(write_date: datetime | str | None, record_id: int | None) -> list[Any]:
-    """Records strictly after ``(write_date, id)`` in ``write_date asc, id asc`` order.
+def watermark_domain(
+    write_date: datetime | str | None, seen_ids: Sequence[int] | int | None = ()
+) -> list[Any]:
+    """Records after a ``write_date asc, id asc`` page walk that stands at ``write_date``, having
+    read ``seen_ids`` among the records Odoo shows with that very ``write_date``.
 
-    Keyset pagination: unlike offsets it neither skips nor repeats a record when rows change
-    between pages, and many rows share one ``write_date`` (Odoo keeps whole seconds).
+    Odoo shows ``write_date`` in whole seconds, but PostgreSQL keeps microseconds and compares
+    domains with them: a record written at 10:00:00.4 reads as ``10:00:00`` yet is neither ``=``
+    nor ``<`` it, and ``> "10:00:00"`` holds. So the walk never asks for ``(write_date, id)``
+    strictly after a pair: it asks for ``write_date >=`` the second it stands in, minus the ids
+    it already read in that second. That is exact whether Odoo keeps whole seconds or not, and a
+    mass write (one transaction: thousands of records with one timestamp) pages through like any
+    other. An int for ``seen_ids`` is the older ``(write_date, last id)`` watermark: nothing in
+    that second is assumed read (the second is read again; upserts are idempotent).
     """
     if write_date is None:
         return []
     stamp = format_odoo_datetime(write_date) if isinstance(write_date, datetime) else write_date
-    return [
-        "|",
-        ("write_date", ">", stamp),
-        "&",
-        ("write_date", "=", stamp),
-        ("id", ">", record_id or 0),
-    ]
+    since: list[Any] = [("write_date", ">=", stamp)]
+    if isinstance(seen_ids, int) or not seen_ids:
+        return since
+    return ["&", *since, ("id", "not in", sorted(set(seen_ids)))]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """Where a ``write_date, id`` page walk stands: the last ``write_date`` read (as Odoo shows
+    it) and every id read with exactly that ``write_date``, in reading order."""
+
+    write_date: datetime
+    ids: tuple[int, ...]
+
+    @property
+    def last_id(self) -> int:
+        return self.ids[-1] if self.ids else 0
+
+    def domain(self) -> list[Any]:
+        return watermark_domain(self.write_date, self.ids)
+
+    def after(self, rows: Sequence[Mapping[str, Any]]) -> Keyset:
+        """Where the walk stands once ``rows`` (the next page, in order) are read too."""
+        return advance_keyset(self, rows)
+
+    def covers(self, other: Keyset | None) -> bool:
+        """Whether everything ``other`` has read, this has read too (walks in one order)."""
+        if other is None:
+            return True
+        if self.write_date != other.write_date:
+            return self.write_date > other.write_date
+        return set(other.ids) <= set(self.ids)
+
+
+def advance_keyset(keyset: Keyset | None, rows: Sequence[Mapping[str, Any]]) -> Keyset:
+    """The keyset after reading ``rows`` (a non-empty page in ``write_date, id`` order)."""
+    shown = rows[-1].get("write_date")
+    last = parse_odoo_datetime(shown)
+    if last is None:
+        raise OdooProtocolError(f"a record without write_date (id={rows[-1].get('id')!r})")
+    # The records shown with the last write_date end the page (they sort together).
+    start = len(rows) - 1
+    while start > 0 and rows[start - 1].get("write_date") == shown:
+        start -= 1
+    same_second = tuple(int(row["id"]) for row in rows[start:])
+    if keyset is not None and keyset.write_date == last:
+        return Keyset(last, keyset.ids + same_second)
+    return Keyset(last, same_second)
 
 
 class OdooClient(ABC):
@@ -279,21 +330,21 @@ class OdooClient(ABC):
         fields: Sequence[str],
         *,
         page_size: int,
-        after: tuple[datetime | str, int] | None = None,
+        after: Keyset | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Every matching record once, in ``write_date, id`` order, page by page (keyset).
 
         Args:
-            after: resume strictly after this ``(write_date, id)`` watermark.
+            after: resume where a walk stood (`Keyset`, see `watermark_domain`).
         """
         wanted = list(dict.fromkeys([*fields, "id", "write_date"]))
-        cursor = after
+        keyset = after
         while True:
             page_domain = list(domain)
-            if cursor is not None:
-                keyset = watermark_domain(*cursor)
-                page_domain = ["&", *keyset, *_as_single(page_domain)] if page_domain else keyset
+            if keyset is not None:
+                since = keyset.domain()
+                page_domain = ["&", *since, *_as_single(page_domain)] if page_domain else since
             rows = await self.search_read(
                 model, page_domain, wanted, limit=page_size, order=WATERMARK_ORDER, context=context
             )
@@ -301,8 +352,13 @@ class OdooClient(ABC):
                 yield rows
             if len(rows) < page_size:
                 return
-            last = rows[-1]
-            cursor = (last["write_date"], last["id"])
+            reached = advance_keyset(keyset, rows)
+            if keyset is not None and keyset.covers(reached):
+                raise OdooProtocolError(
+                    f"{model}: pagination made no progress at {reached.write_date} "
+                    f"(Odoo returned records already read)"
+                )
+            keyset = reached
 
     async def call(
         self,
