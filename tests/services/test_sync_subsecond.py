@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.services import records
+from app.services import leases, records
 from app.services.clock import FrozenClock
-from app.services.sync import SyncRunner
+from app.services.sync import SyncRunner, lease_key
 from app.store import Store
 from tests.odoo_sim import OdooSim, running_sim
-from tests.sync_support import expected_rows, stored, sync_settings
+from tests.sync_support import TENANT, expected_rows, stored, sync_settings
 
 PAGE = 25
 
@@ -107,3 +107,27 @@ async def test_a_run_interrupted_inside_the_second_resumes_where_it_stopped(
     # Only what the failed run had not committed is read again.
     assert resumed.counts["mail.activity"].fetched == activities - 2 * PAGE
     await assert_all_rewritten(sim, settings, store)
+
+
+@pytest.mark.parametrize("protocol", ["json2"])
+async def test_a_watermark_saved_without_ids_reads_its_second_again(
+    sim: OdooSim, settings: Settings, store: Store, runner: SyncRunner, clock: FrozenClock
+) -> None:
+    assert (await sync(runner, clock)).status == "succeeded"
+    key = lease_key(TENANT)
+    state = await leases.holder(store.leases, key)
+    assert state is not None
+    # As the previous release saved it: the last (write_date, id), no ids of that second.
+    legacy = [{k: v for k, v in w.items() if k != "ids"} for w in state["watermarks"]]
+    await store.leases.update_one({"_id": key}, {"$set": {"watermarks": legacy}})
+    [mark] = [w for w in legacy if w["model"] == "mail.activity"]
+    second = mark["write_date"].strftime("%Y-%m-%d %H:%M:%S")
+    in_that_second = [
+        aid for aid, row in sim.table("mail.activity").items() if row["write_date"][:19] == second
+    ]
+
+    run = await sync(runner, clock)
+
+    assert run.status == "succeeded", run.errors
+    assert 0 < len(in_that_second) == run.counts["mail.activity"].fetched  # that second, no more
+    assert (await sync(runner, clock)).counts["mail.activity"].fetched == 0
