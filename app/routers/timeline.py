@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path
 
 from app.deps import ClockDep, CurrentUser, QueryModel, RequestZone, SettingsDep, StoreDep
 from app.errors import ValidationFailed
+from app.routers import ModelJSONResponse
 from app.schemas.common import (
     RECORD_ID_PATTERN,
     RelatedModel,
@@ -44,8 +45,8 @@ async def _timeline_page(
     related: tuple[str, str] | None,
     zone: ZoneInfo,
     clock: Clock,
-) -> TimelinePage:
-    return await timeline.read_timeline(
+) -> ModelJSONResponse:
+    page = await timeline.read_timeline(
         store,
         user,
         stream_filters(user, query, related),
@@ -54,6 +55,7 @@ async def _timeline_page(
         limit=query.limit,
         cursor=query.cursor,
     )
+    return ModelJSONResponse(page)
 
 
 def stream_filters(
@@ -73,14 +75,19 @@ def stream_filters(
     )
 
 
-@router.get("/timeline", responses=READ_ERRORS, openapi_extra=GlobalQuery.openapi)
+@router.get(
+    "/timeline",
+    response_model=TimelinePage,
+    responses=READ_ERRORS,
+    openapi_extra=GlobalQuery.openapi,
+)
 async def read_timeline(
     query: Annotated[GlobalTimelineQuery, Depends(GlobalQuery)],
     user: CurrentUser,
     store: StoreDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> TimelinePage:
+) -> ModelJSONResponse:
     """Activities and Odoo chatter messages in one chronological stream."""
     related = None
     if query.related is not None:
@@ -94,6 +101,7 @@ async def read_timeline(
 
 @router.get(
     "/records/{model}/{record_id}/timeline",
+    response_model=TimelinePage,
     responses=READ_ERRORS,
     openapi_extra=RecordQuery.openapi,
 )
@@ -106,7 +114,7 @@ async def read_record_timeline(
     settings: SettingsDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> TimelinePage:
+) -> ModelJSONResponse:
     """The timeline of one record (opportunity, quotation, order, lead or partner)."""
     ref = timeline.record_ref(model, record_id, opportunity_model=settings.opportunity_model)
     return await _timeline_page(store, user, query, ref, zone, clock)
@@ -114,6 +122,7 @@ async def read_record_timeline(
 
 @router.get(
     "/opportunities/{opportunity_id}/timeline",
+    response_model=TimelinePage,
     responses=READ_ERRORS,
     openapi_extra=RecordQuery.openapi,
 )
@@ -125,7 +134,7 @@ async def read_opportunity_timeline(
     settings: SettingsDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> TimelinePage:
+) -> ModelJSONResponse:
     """The timeline of one opportunity (OPPORTUNITY_MODEL, default crm.lead)."""
     model = settings.opportunity_model
     ref = timeline.record_ref(model, opportunity_id, opportunity_model=model)
@@ -134,6 +143,7 @@ async def read_opportunity_timeline(
 
 @router.get(
     "/opportunities/{opportunity_id}/messages",
+    response_model=MessagePage,
     responses=READ_ERRORS,
     openapi_extra=MessagesQueryParams.openapi,
 )
@@ -143,7 +153,7 @@ async def read_opportunity_messages(
     user: CurrentUser,
     store: StoreDep,
     settings: SettingsDep,
-) -> MessagePage:
+) -> ModelJSONResponse:
     """The Odoo chatter of one opportunity; `count` is the total over all pages."""
     model = settings.opportunity_model
     ref = timeline.record_ref(model, opportunity_id, opportunity_model=model)
@@ -155,6 +165,8 @@ async def read_opportunity_messages(
         until=query.until,
         q=query.q,
     )
-    return await timeline.read_messages(
-        store, user, filters, order=query.order, limit=query.limit, cursor=query.cursor
+    return ModelJSONResponse(
+        await timeline.read_messages(
+            store, user, filters, order=query.order, limit=query.limit, cursor=query.cursor
+        )
     )
