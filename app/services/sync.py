@@ -69,7 +69,6 @@ from app.connectors.odoo.normalize import (
     normalize_message,
     normalize_partner,
     normalize_user,
-    parse_odoo_datetime,
 )
 from app.errors import NotFound, OdooNotConfigured, SyncAlreadyRunning, SyncRunNotFound
 from app.schemas.common import RECORD_ID_PATTERN, RELATED_MODELS
@@ -498,15 +497,8 @@ class _Run:
                             f"{where}: store write failed: {type(exc).__name__}"
                         ) from None
                 counts.upserted += len(docs)
-                _write_date(item[-1], where)  # a record without one fails the run, by name
-                reached = advance_keyset(cursor, item)
-                if cursor is not None and cursor.covers(reached):
-                    # Only possible if Odoo returned records it was asked to leave out;
-                    # reading on would loop forever.
-                    raise SyncFailed(
-                        f"{where}: pagination made no progress at {reached.write_date}"
-                    )
-                cursor = reached
+                # The same walk `iter_pages` took (it already refused a page without progress).
+                cursor = advance_keyset(cursor, item)
                 # During a full re-read the watermark never goes back (everything up to the
                 # old one was committed by earlier runs); at the end it is set exactly.
                 kept = cursor if previous is None or cursor.covers(previous) else previous
@@ -727,13 +719,6 @@ class _Run:
         )
         if not held:
             raise SyncFailed("lost the sync lease (another worker took over); stopping")
-
-
-def _write_date(row: Mapping[str, Any], where: str) -> datetime:
-    parsed = parse_odoo_datetime(row.get("write_date"))
-    if parsed is None:
-        raise SyncFailed(f"{where}: a record without write_date (id={row.get('id')!r})")
-    return parsed
 
 
 # ---------------------------------------------------------------------------- the runner

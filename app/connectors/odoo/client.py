@@ -348,16 +348,19 @@ class OdooClient(ABC):
             rows = await self.search_read(
                 model, page_domain, wanted, limit=page_size, order=WATERMARK_ORDER, context=context
             )
-            if rows:
-                yield rows
-            if len(rows) < page_size:
+            if not rows:
                 return
+            # Checked before the page is handed out: a caller never sees a page that does not
+            # move the walk on (it would loop), nor one without the write_date it pages by.
             reached = advance_keyset(keyset, rows)
             if keyset is not None and keyset.covers(reached):
                 raise OdooProtocolError(
                     f"{model}: pagination made no progress at {reached.write_date} "
                     f"(Odoo returned records already read)"
                 )
+            yield rows
+            if len(rows) < page_size:
+                return
             keyset = reached
 
     async def call(
