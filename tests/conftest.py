@@ -107,7 +107,7 @@ def token(settings: Settings, clock: FrozenClock) -> TokenFactory:
         expires_in: timedelta = timedelta(hours=1),
         **claims: Any,
     ) -> str:
-        # Signed against the real clock: python-jose checks exp/nbf with the system time.
+        # Signed against the real clock: PyJWT checks exp/nbf with the system time.
         return mint_token(
             settings,
             sub=sub,

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from jose import jwt
-from jose.exceptions import JOSEError
+import jwt
 
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
@@ -88,20 +87,19 @@ def verify_token(token: str, settings: Settings) -> Principal:
         if algorithm == "RS256"
         else settings.jwt_secret.get_secret_value()
     )
-    options = {"require_exp": True, "verify_aud": settings.jwt_audience is not None}
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != algorithm:
             raise Unauthorized("Token algorithm not accepted")
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             key,
             algorithms=[algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options=options,
+            options={"require": ["exp"], "verify_aud": settings.jwt_audience is not None},
         )
-    except JOSEError as exc:
+    except jwt.PyJWTError as exc:
         raise Unauthorized("Invalid or expired token") from exc
     return _principal(claims)
 
@@ -138,4 +136,4 @@ def mint_token(
         payload.setdefault("iss", settings.jwt_issuer)
     if settings.jwt_audience:
         payload.setdefault("aud", settings.jwt_audience)
-    return str(jwt.encode(payload, settings.jwt_secret.get_secret_value(), algorithm="HS256"))
+    return jwt.encode(payload, settings.jwt_secret.get_secret_value(), algorithm="HS256")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jose import jwt
 
 from app.errors import Forbidden, Unauthorized
 from app.services.auth import verify_token
@@ -28,6 +32,19 @@ def rsa_keys() -> tuple[str, str]:
         .decode()
     )
     return private, public
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def hs256_forged_with(secret: str, payload: dict[str, object]) -> str:
+    signing_input = (
+        f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}."
+        f"{_b64(json.dumps(payload).encode())}"
+    )
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
 
 
 def claims(**overrides: object) -> dict[str, object]:
@@ -53,10 +70,13 @@ def test_rs256_configuration_accepts_rs256_only(rsa_keys):
     private, public = rsa_keys
     settings = make_settings(jwt_public_key=public)
     assert verify_token(jwt.encode(claims(), private, "RS256"), settings).sub == "alice"
-    # HS256 signed with the public key as the secret: the classic algorithm-confusion attack.
+    # HS256 signed with the public key as the secret: the classic algorithm-confusion attack
+    # (forged by hand: PyJWT itself refuses a PEM key as an HMAC secret).
+    with pytest.raises(Unauthorized):
+        verify_token(hs256_forged_with(public, claims()), settings)
     with pytest.raises(Unauthorized):
         verify_token(jwt.encode(claims(), JWT_SECRET, "HS256"), settings)
-    forged = jwt.encode(claims(), "not-the-key", "HS256")
+    forged = jwt.encode(claims(), "not-the-key-but-32-bytes-or-longer", "HS256")
     with pytest.raises(Unauthorized):
         verify_token(forged, settings)
 
