@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|token|sync ...`."""
+"""Command line: `python -m app serve|token|sync|openapi ...`."""
 
 from __future__ import annotations
 
@@ -135,6 +135,19 @@ async def _run_sync(*, full: bool) -> int:
     return 0 if run.status == "succeeded" else 1
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    from app.main import create_app
+    from app.openapi import openapi_json
+
+    document = openapi_json(create_app(get_settings(), configure_logs=False))
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(document)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         "--full", action="store_true", help="re-read everything and reconcile deletions"
     )
     sync.set_defaults(func=_sync)
+
+    openapi = sub.add_parser(
+        "openapi", help="write the OpenAPI document, built in process (no server, no store)"
+    )
+    openapi.add_argument("--output", default="-", help="a file, or - for stdout (default)")
+    openapi.set_defaults(func=_openapi)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -9,12 +9,13 @@ from typing import TypedDict
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.config import Settings, get_settings
 from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
-from app.openapi import install_problem_openapi
+from app.openapi import install_problem_openapi, operation_id
 from app.routers import activities, dashboard, health, me, notifications, sync, timeline
 from app.services import reminders
 from app.services.clock import Clock
@@ -94,11 +95,16 @@ def create_app(
                 await owned_store.close()
             logger.info("service stopped")
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the service itself (fastapi-offline ships
+    # them), never from a CDN: they work offline and under a same-origin CSP.
+    app = FastAPIOffline(
         title="Activity Service",
         version="1.0.0",
         summary="Sales activities, dashboard, timeline and Odoo sync for CRM teams.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        # No badge from the public validator (it would send the document's URL out).
+        swagger_ui_parameters={"displayOperationId": True, "validatorUrl": None},
     )
     install_error_handlers(app)
     install_problem_openapi(app)
@@ -114,3 +120,8 @@ def create_app(
     app.include_router(api)
     app.include_router(health.router)
     return app
+
+
+# `uvicorn app.main:app`, `fastapi run app/main.py`: the service as the environment configures
+# it. Building it connects to nothing; the lifespan opens the store when the server starts.
+app = create_app()

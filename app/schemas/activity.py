@@ -9,9 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
-    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -209,17 +207,20 @@ class ActivityDetail(ActivityRead):
     notifs: list[NotificationRead] = Field(default_factory=list)
 
 
+def _without_default(schema: dict[str, Any]) -> None:
+    """An absent field, never null: its documented schema has no null default either."""
+    schema.pop("default", None)
+
+
 class ActivityPage(BaseModel):
     items: list[ActivityRead]
     next_cursor: str | None = None
-    total: int | None = Field(default=None, description="Present when include_total=true")
-
-    @model_serializer(mode="wrap")
-    def _omit_total_unless_asked(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if self.total is None:
-            data.pop("total", None)
-        return data
+    total: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Present only when include_total=true",
+        exclude_if=lambda total: total is None,
+        json_schema_extra=_without_default,
+    )
 
 
 SearchSort = Literal["date", "-date", "due_date", "-due_date", "updated_at", "-updated_at"]
