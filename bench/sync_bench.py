@@ -17,7 +17,7 @@ in a fresh process, so its peak RSS (`ru_maxrss`) is its own:
   (everything else is real). The embedded store lives in our process and costs far more CPU per
   record than a MongoDB server would cost us (STORE.md), and it holds all the data in our memory;
   this line shows what the pipeline itself costs, and that its memory stays flat;
-- seed: the naive pipeline of shared/seeds/001 (one search_read capped at 10,000 per model, one
+- seed: the naive pipeline this service replaced (one search_read capped at 10,000 per model, one
   update_one per record filtered by serving_id), at a size it finishes.
 
 Figures: records/s (and outside the store: records / (seconds - store seconds)), RPC calls (HTTP
@@ -228,7 +228,7 @@ async def page_through(client: Any, settings: Any) -> dict[str, int]:
 
 
 async def naive_sync(client: Any, store: Any, settings: Any) -> int:
-    """shared/seeds/001: one search_read per model capped at 10,000 records, then one
+    """The naive seed pipeline: one search_read per model capped at 10,000 records, then one
     update_one per record filtered by serving_id (not `_id`), raw Odoo values stored."""
     from app.connectors.odoo.normalize import fields_for
     from app.services.sync import ANY_ACTIVE, synced_models

@@ -1,6 +1,6 @@
 """The embedded store: mongomock behind the PyMongo async API, with an `_id` fast path.
 
-This is the only module that knows about mongomock (see /work/shared/STORE.md for the why).
+This is the only module that knows about mongomock (docs/STORE.md says why).
 mongomock has no indexes: every filtered operation evaluates the filter against every document
 in the collection, so a sync of N records keyed by `_id` costs O(N^2). Yet mongomock keeps each
 collection's documents in a dict keyed by `_id`. When a filter pins `_id` to a value or an `$in`

@@ -3,7 +3,7 @@
 An envelope is `{_id, tenant_id, serving_id, entity_type, source, is_active, last_aggregated,
 data}`, plus `sync_seq` when the Odoo sync wrote it. `_id` is `"<tenant>:<serving_id>"`, so every
 point read, update and sync upsert filters on `_id` (O(1) on both engines) and `serving_id` is
-unique per tenant by construction: no unique secondary index is needed (../shared/STORE.md).
+unique per tenant by construction: no unique secondary index is needed (docs/STORE.md).
 
 Services speak in the entity's own field names (`state`, `due_date`, ...); this module maps them
 into `data.<field>` and adds the tenant / entity / active conditions to every query, so no caller
