@@ -96,7 +96,7 @@ def create_app(
             logger.info("service stopped")
 
     # /docs and /redoc load Swagger UI and ReDoc from the service itself (fastapi-offline ships
-    # them), never from a CDN: they work offline and under a same-origin CSP.
+    # them), never from a CDN: they work offline and wherever CDNs are blocked.
     app = FastAPIOffline(
         title="Activity Service",
         version="1.0.0",
