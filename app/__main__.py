@@ -110,7 +110,9 @@ async def _run_sync(*, full: bool) -> int:
     from app.store import open_store
 
     settings = get_settings()
-    configure_logging("WARNING")  # the progress lines are the output; warnings still show
+    configure_logging(
+        "WARNING", settings.log_format_resolved
+    )  # the progress lines are the output; warnings still show
     store = open_store(settings)
     await store.ensure_indexes()
     try:

@@ -19,6 +19,14 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    # "auto": readable text lines in development, JSON lines otherwise (test, production).
+    log_format: Literal["auto", "text", "json"] = "auto"
+
+    @property
+    def log_format_resolved(self) -> Literal["text", "json"]:
+        if self.log_format == "auto":
+            return "text" if self.app_env == "development" else "json"
+        return self.log_format
 
     # Store
     mongodb_uri: SecretStr | None = None

@@ -46,7 +46,7 @@ def create_app(
     """Build the service. Tests pass their own store and a frozen clock."""
     settings = settings or get_settings()
     if configure_logs:
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format_resolved)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:

@@ -35,34 +35,74 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+# uvicorn adds `color_message` (the message with ANSI colours) to its records; terminal escape
+# codes have no place in a log line, JSON or text.
+_SKIPPED_ATTRS = {"color_message"}
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        + f".{int(record.msecs):03d}Z"
+    )
+
+
+def _log_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What every format shows: the message without escape codes, the request id, the `extra`
+    fields, and an exception's type and message (never its traceback: no stack trace in logs)."""
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record),
+        "level": record.levelname,
+        "logger": record.name,
+        "msg": _ANSI_ESCAPE.sub("", record.getMessage()),
+    }
+    request_id = request_id_var.get()
+    if request_id:
+        fields["request_id"] = request_id
+    for key, value in vars(record).items():
+        if key in _STANDARD_ATTRS or key in _SKIPPED_ATTRS or key.startswith("_"):
+            continue
+        text = value if isinstance(value, str | int | float | bool) else str(value)
+        fields[key] = _ANSI_ESCAPE.sub("", text) if isinstance(text, str) else text
+    if record.exc_info and record.exc_info[0] is not None:
+        fields["exc"] = record.exc_info[0].__name__
+    return fields
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for a log collector (production)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        request_id = request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(_log_fields(record), ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO") -> None:
+class TextFormatter(logging.Formatter):
+    """One readable line per event, for a person at a terminal (development):
+    `2026-01-20T10:00:00.000Z INFO  app.http  GET /api/v1/activities 200  request_id=... ms=3.1`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _log_fields(record)
+        ts, level, name, msg = (fields.pop(key) for key in ("ts", "level", "logger", "msg"))
+        head = f"{ts} {level:<7} {name}  {msg}"
+        tail = " ".join(f"{key}={value}" for key, value in fields.items())
+        return f"{head}  {tail}" if tail else head
+
+
+def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn's own loggers get handlers of their own from its default config; send them
+    # through ours so every line has one format.
+    for name in ("uvicorn", "uvicorn.error"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers[:] = []
+        uvicorn_logger.propagate = True
 
 
 logger = logging.getLogger("app.http")
