@@ -197,12 +197,13 @@ class ActivityRead(BaseModel):
     updated_at: dt.datetime
     completed_at: dt.datetime | None = None
     version: int
-    urgency: Urgency
-    days_overdue: int | None = None
     next_activity: NextActivity | None = None
     recurrence: str | None = None
     series_id: str | None = None
     previous_id: str | None = None
+    # Computed per request; kept last (`activities.read_item` appends them in this order).
+    urgency: Urgency
+    days_overdue: int | None = None
 
 
 class ActivityDetail(ActivityRead):
