@@ -221,6 +221,7 @@ async def apply_plan(
         {
             "claim_id": claim_id,
             "tenant_id": user.tenant,
+            "user_id": user.sub,
             "fingerprint": fingerprint,
             "ids": ids,
             "created_at": now,
@@ -240,4 +241,5 @@ async def apply_plan(
     except Exception:
         await store.idempotency.release(key_id, claim_id)
         raise
+    await store.idempotency.purge_expired(user.tenant, user.sub, now=now)
     return ids

@@ -123,9 +123,12 @@ class Store:
         await self.plans.collection.create_indexes(
             [IndexModel([("tenant_id", A), ("name", A), ("id", A)], name="by_tenant_name")]
         )
-        # Expired keys are removed by MongoDB's TTL monitor (claims check expires_at anyway).
         await self.idempotency.collection.create_indexes(
-            [IndexModel([("expires_at", A)], expireAfterSeconds=0, name="ttl_expires_at")]
+            [
+                IndexModel(
+                    [("tenant_id", A), ("user_id", A), ("expires_at", A)], name="by_user_expires"
+                )
+            ]
         )
 
     async def close(self) -> None:

@@ -3,7 +3,8 @@
 The claim is ONE conditional upsert on the key's deterministic `_id`: it inserts the key, or
 takes over one that expired; when an unexpired one exists the upsert collides on `_id`
 (DuplicateKeyError) and the existing claim is returned instead. Two racing requests therefore
-never both claim a key, on MongoDB or on the embedded engine. A TTL index removes expired keys.
+never both claim a key, on MongoDB or on the embedded engine. Expired keys are purged by the
+service's clock (`purge_expired`, a caller's own keys), not by a TTL index on the wall clock.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class IdempotencyKeys:
                     return False, existing
                 # Expired and removed between the two commands: claim again.
         raise RuntimeError(f"idempotency key {key_id!r} could not be claimed")
+
+    async def purge_expired(self, tenant_id: str, user_id: str, *, now: datetime) -> int:
+        """Remove a caller's expired keys (one command, served by `by_user_expires`)."""
+        return await self.collection.delete_many(
+            {"tenant_id": tenant_id, "user_id": user_id, "expires_at": {"$lte": now}}
+        )
 
     async def release(self, key_id: str, claim_id: str) -> None:
         """Give up a claim whose work failed, so the key can be used again."""
