@@ -66,6 +66,21 @@ def test_next_occurrence_consumes_count_and_respects_until() -> None:
     assert next_occurrence(until, date(2026, 1, 21)) is None
 
 
+def test_weekday_rule_from_friday_skips_the_weekend() -> None:
+    found = next_occurrence("FREQ=WEEKLY;BYDAY=MO,WE,FR", date(2026, 1, 23))
+    assert found is not None and found[0] == date(2026, 1, 26)
+
+
+def test_business_day_rule_across_new_year() -> None:
+    rule = "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
+    assert next_occurrence(rule, date(2026, 12, 31)) == (
+        date(2027, 1, 1),
+        "FREQ=DAILY;COUNT=9;BYDAY=MO,TU,WE,TH,FR",
+    )
+    after_friday = next_occurrence(rule, date(2027, 1, 1))
+    assert after_friday is not None and after_friday[0] == date(2027, 1, 4)
+
+
 def test_monthly_rule_on_the_31st_skips_short_months() -> None:
     found = next_occurrence("FREQ=MONTHLY;BYMONTHDAY=31", date(2026, 1, 31))
     assert found is not None and found[0] == date(2026, 3, 31)
@@ -122,6 +137,29 @@ async def test_next_activity_in_business_days_skips_the_weekend(client, auth, cl
     await done(client, headers, first["id"])
     [follow_up] = [a for a in await search(client, headers) if a["id"] != first["id"]]
     assert follow_up["date"] == "2026-01-26"
+
+
+async def test_next_activity_across_dst_gets_its_reminder_in_the_new_offset(client, auth, clock):
+    # Done Friday 2026-03-06 at 23:30 in New York (04:30Z on the 7th): the completion date is
+    # the 6th there, + 3 days = Monday the 9th, after the switch to EDT (09:00 = 13:00Z).
+    clock.set(datetime(2026, 3, 7, 4, 30, tzinfo=UTC))
+    headers = auth("alice", tz="America/New_York")
+    first = await create(
+        client,
+        headers,
+        date="2026-03-06",
+        next_activity={
+            "type": "call",
+            "subject": "Call back",
+            "offset_days": 3,
+            "start_time": "09:00:00",
+            "send_reminder": True,
+        },
+    )
+    await done(client, headers, first["id"])
+    [follow_up] = [a for a in await search(client, headers) if a["id"] != first["id"]]
+    assert follow_up["date"] == "2026-03-09"
+    assert follow_up["notif_time"] == "2026-03-09T13:00:00Z"
 
 
 async def test_next_activity_is_created_once_even_when_reopened_and_done_again(client, auth):
