@@ -170,8 +170,13 @@ async def after_update(
             if found is not None:
                 payloads.append(_occurrence(after, *found))
                 kinds.append("occurrence")
-    except OverflowError:
-        logger.warning("follow-up past the calendar's end skipped", extra={"id": after["id"]})
+    except (OverflowError, ValueError) as exc:
+        # The done write stands; a follow-up that cannot be built (past the calendar's end, a
+        # synced name longer than the API accepts) is logged rather than failing the PATCH.
+        logger.warning(
+            "follow-up of a done activity skipped",
+            extra={"activity_id": after["id"], "reason": type(exc).__name__},
+        )
         return
     if not payloads:
         return

@@ -323,3 +323,17 @@ async def test_negative_next_activity_offset_is_422(client, auth):
         headers=auth("alice"),
     )
     assert response.status_code == 422
+
+
+async def test_follow_up_past_the_calendars_end_is_skipped_not_a_500(client, auth, clock):
+    clock.set(datetime(9999, 12, 30, 12, 0, tzinfo=UTC))
+    headers = auth("alice")
+    first = await create(
+        client,
+        headers,
+        date="9999-12-31",
+        recurrence="FREQ=DAILY",
+        next_activity={"type": "call", "subject": "Never", "offset_days": 5},
+    )
+    assert (await done(client, headers, first["id"]))["state"] == "done"
+    assert len(await search(client, headers)) == 1
