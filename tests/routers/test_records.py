@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -133,3 +134,23 @@ async def test_records_are_isolated_per_tenant(client, auth):
     assert ours["related"]["name"] == "Q-77 for ACME"
     mine = (await client.get(f"{RECORDS}/sale.quot/77", headers=auth("alice"))).json()
     assert mine["name"] == "Q-77 for ACME"
+
+
+async def test_re_registering_costs_the_same_commands_whatever_the_activity_count(client, auth):
+    headers = auth("alice")
+    await put(client, headers, "sale.order/9", {"name": "SO-9"})
+    commands = []
+    for activity_count in (1, 6):
+        while len(await _activities_on(client, headers, "sale.order,9")) < activity_count:
+            await create_activity(client, headers, related_id="sale.order,9")
+        response = await put(client, headers, "sale.order/9", {"name": f"SO-9 v{activity_count}"})
+        assert response.status_code == 200
+        commands.append(re.search(r'desc="(\d+) commands"', response.headers["server-timing"]))
+    assert commands[0] and commands[1] and commands[0][1] == commands[1][1]
+    names = {a["related"]["name"] for a in await _activities_on(client, headers, "sale.order,9")}
+    assert names == {"SO-9 v6"}
+
+
+async def _activities_on(client: Any, headers: dict[str, str], related: str) -> list[Any]:
+    response = await client.get(ACTIVITIES, params={"related": related}, headers=headers)
+    return list(response.json()["items"])
