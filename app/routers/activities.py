@@ -122,6 +122,7 @@ async def search_activities(
         due_after=query.due_after,
         urgency=query.urgency or (),
         q=query.q or None,
+        series_id=query.series_id,
     )
     page = await activities.search_activities(
         store,

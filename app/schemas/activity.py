@@ -24,24 +24,15 @@ from app.schemas.common import (
     Priority,
     Related,
     Source,
+    Subject,
     Urgency,
     UserId,
     WallTime,
     parse_related_ref,
 )
+from app.schemas.followup import NextActivity, RecurrenceRule, rule_until
 from app.schemas.notification import NotificationRead
 
-# Not blank: at least one character that str.strip() keeps (every character Python's isspace()
-# calls whitespace, spelled out so the documented pattern means the same in ECMA-262).
-NOT_BLANK_PATTERN = (
-    r"[^\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-)
-Subject = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=128, pattern=NOT_BLANK_PATTERN
-    ),
-]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
@@ -96,6 +87,10 @@ class ActivityFields(BaseModel):
     email: Email | None = None
     notif_time: AwareDatetime | None = None
     notif_email: Email | None = None
+    next_activity: NextActivity | None = None
+    recurrence: RecurrenceRule | None = Field(
+        default=None, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO;COUNT=10"
+    )
 
 
 class ActivityCreate(ActivityFields):
@@ -116,6 +111,9 @@ class ActivityCreate(ActivityFields):
     @model_validator(mode="after")
     def _consistent(self) -> ActivityCreate:
         _check_times(self.start_time, self.end_time)
+        until = rule_until(self.recurrence) if self.recurrence else None
+        if until and self.date and until < self.date:
+            raise ValueError("recurrence UNTIL is before the activity's date")
         return self
 
 
@@ -197,6 +195,11 @@ class ActivityRead(BaseModel):
     updated_at: dt.datetime
     completed_at: dt.datetime | None = None
     version: int
+    next_activity: NextActivity | None = None
+    recurrence: str | None = None
+    series_id: str | None = None
+    previous_id: str | None = None
+    # Computed per request; kept last (`activities.read_item` appends them in this order).
     urgency: Urgency
     days_overdue: int | None = None
 
@@ -245,6 +248,7 @@ class ActivitySearchQuery(BaseModel):
     due_after: dt.date | None = Field(default=None, description="due_date strictly after")
     urgency: list[Urgency] | None = None
     q: str | None = Field(default=None, max_length=200, description="text in subject/description")
+    series_id: str | None = Field(default=None, max_length=128, description="one recurring series")
     sort: SearchSort = "date"
     limit: Limit = 50
     cursor: str | None = Field(default=None, max_length=2048)

@@ -138,3 +138,15 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 Limit = Annotated[int, Field(ge=1, le=200)]
+
+# Not blank: at least one character that str.strip() keeps (every character Python's isspace()
+# calls whitespace, spelled out so the documented pattern means the same in ECMA-262).
+NOT_BLANK_PATTERN = (
+    r"[^\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+Subject = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=NOT_BLANK_PATTERN
+    ),
+]

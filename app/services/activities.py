@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from pydantic_core import to_json
 
 from app.config import Settings
@@ -30,7 +31,7 @@ from app.errors import (
 from app.schemas.activity import ActivityCreate, ActivityDetail, ActivityRead, ActivityUpdate
 from app.schemas.common import Related
 from app.services import cursor as keyset
-from app.services import records, reminders
+from app.services import followups, records, reminders
 from app.services.auth import Principal
 from app.services.clock import local_to_utc, zone
 from app.store import Store
@@ -68,6 +69,7 @@ class ActivityFilters:
     due_after: date | None = None
     urgency: Sequence[str] = ()
     q: str | None = None
+    series_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, An
         conds.append(urgency_condition(filters.urgency, today))
     if filters.q:
         conds.append(contains_text(filters.q, ("subject", "description")))
+    if filters.series_id:
+        conds.append({"series_id": filters.series_id})
     return [c for c in conds if c]
 
 
@@ -263,7 +267,7 @@ async def search_activities(
 
 
 def _stored_value(value: Any) -> Any:
-    if isinstance(value, Related):
+    if isinstance(value, BaseModel):  # related, next_activity
         return value.model_dump()
     if isinstance(value, datetime):
         return now_ms(value)
@@ -339,6 +343,14 @@ def _assignee_zone(
     return zone(settings.default_tz)
 
 
+async def assignee_zone(
+    store: Store, user: Principal, assignee: str, settings: Settings
+) -> ZoneInfo:
+    """The zone an assignee's dates and reminders are in (token tz, synced tz, DEFAULT_TZ)."""
+    lookups = await _lookups(store, user.tenant, [], [assignee], settings.opportunity_model)
+    return _assignee_zone(user, assignee, lookups, settings)
+
+
 def _user_name(user: Principal, assignee: str, lookups: _Lookups) -> str | None:
     if assignee in user.identities and user.name:
         return user.name
@@ -353,7 +365,7 @@ def _fill_related(data: dict[str, Any], lookups: _Lookups, contact_given: bool) 
     record = lookups.related.get((related["model"], related["id"]))
     if record is None:
         return
-    if not related.get("name") and record.get("name"):
+    if record.get("name"):  # a known record's name wins: it follows the record
         data["related"] = {**related, "name": record["name"]}
     if contact_given:
         return
@@ -382,8 +394,10 @@ async def build_new_activities(
     *,
     settings: Settings,
     now: datetime,
+    ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Validated input → stored documents, with every default of the contract applied."""
+    """Validated input → stored documents, with every default of the contract applied;
+    `ids` (one per payload) replace the generated ones (deterministic follow-up ids)."""
     now = now_ms(now)
     caller_today = now.astimezone(zone(user.tz or settings.default_tz)).date()
     tenant_zone = zone(settings.default_tz)
@@ -396,11 +410,12 @@ async def build_new_activities(
         settings.opportunity_model,
     )
     docs = []
-    for payload, assignee in zip(payloads, assignees, strict=True):
+    for index, (payload, assignee) in enumerate(zip(payloads, assignees, strict=True)):
         data = {k: _stored_value(v) for k, v in payload.model_dump(exclude={"related"}).items()}
         data["related"] = payload.related.model_dump() if payload.related else None
+        activity_id = ids[index] if ids else records.new_local_activity_id()
         data.update(
-            id=records.new_local_activity_id(),
+            id=activity_id,
             source="local",
             external_id=None,
             user_id=assignee,
@@ -413,6 +428,7 @@ async def build_new_activities(
             completed_at=now if payload.state == "done" else None,
             version=1,
             notif_time_auto=False,
+            series_id=activity_id if payload.recurrence else None,
         )
         _fill_related(data, lookups, contact_given=payload.contact_id is not None)
         _apply_reminder_default(data, user, lookups, settings)
@@ -431,9 +447,16 @@ async def create_activities(
 ) -> list[dict[str, Any]]:
     """All or nothing: everything was validated before this point; one insert command."""
     docs = await build_new_activities(store, user, payloads, settings=settings, now=now)
+    await insert_activities(store, user, docs, now=now)
+    return docs
+
+
+async def insert_activities(
+    store: Store, user: Principal, docs: Sequence[dict[str, Any]], *, now: datetime
+) -> None:
+    """Store built activities in one insert command, then their reminders."""
     await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=now_ms(now))
     await reminders.sync_for_activities(store, user, docs, now=now)
-    return docs
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -489,6 +512,7 @@ async def update_activity(
         )
         if updated is not None:
             await reminders.sync_for_activities(store, user, [updated], now=now, before=[current])
+            await followups.after_update(store, user, current, updated, settings=settings, now=now)
             return updated
         if expected is not None:
             raise PreconditionFailed("The activity was changed by someone else meanwhile")
@@ -527,6 +551,10 @@ async def _changes(
         merged["notif_time_auto"] = False
     if "state" in given and merged["state"] != current.get("state"):
         merged["completed_at"] = now if merged["state"] == "done" else None
+    if "recurrence" in given or "date" in given:
+        followups.check_recurrence(merged)
+    if merged.get("recurrence") and not merged.get("series_id"):
+        merged["series_id"] = merged["id"]
     _apply_reminder_default(merged, user, lookups, settings)
     merged.update(derived_keys(merged, zone(settings.default_tz)))
     merged["updated_at"] = now

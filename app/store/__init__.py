@@ -13,6 +13,9 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from app.config import Settings
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
+from app.store.idempotency import IdempotencyKeys
+from app.store.plans import Plans
+from app.store.registered_records import RegisteredRecords
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
 
 __all__ = [
@@ -64,6 +67,11 @@ SERVING_INDEXES = [
     ),
     IndexModel([*_SCOPE, ("data.contact_id", A), ("data.date", A)], name="by_contact"),
     IndexModel([*_SCOPE, ("data.occurred_at", D), ("data.id", D)], name="by_occurred"),
+    # GET /activities?series_id=: the occurrences of one recurring series, by date.
+    IndexModel(
+        [*_SCOPE, ("data.series_id", A), ("data.date", A), ("data.start_sort", A), ("data.id", A)],
+        name="by_series_date",
+    ),
     IndexModel(
         [("tenant_id", A), ("entity_type", A), ("source", A), ("serving_id", A)],
         name="by_source_serving_id",
@@ -88,6 +96,9 @@ class Store:
         self.sync_runs = TimedCollection(db["sync_runs"])
         self.leases = TimedCollection(db["leases"])
         self.notifications = TimedCollection(db["notifications"])
+        self.registered_records = RegisteredRecords(self.envelopes.collection)
+        self.plans = Plans(TimedCollection(db["plans"]))
+        self.idempotency = IdempotencyKeys(TimedCollection(db["idempotency_keys"]))
 
     async def ping(self) -> None:
         async with timed("ping"):
@@ -107,6 +118,16 @@ class Store:
                     [("tenant_id", A), ("user_id", A), ("send_at", D)], name="by_user_send_at"
                 ),
                 IndexModel([("tenant_id", A), ("activity_id", A)], name="by_activity"),
+            ]
+        )
+        await self.plans.collection.create_indexes(
+            [IndexModel([("tenant_id", A), ("name", A), ("id", A)], name="by_tenant_name")]
+        )
+        await self.idempotency.collection.create_indexes(
+            [
+                IndexModel(
+                    [("tenant_id", A), ("user_id", A), ("expires_at", A)], name="by_user_expires"
+                )
             ]
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
 from pymongo.operations import UpdateOne
 
 from app.store.collection import Sort, TimedCollection
@@ -144,6 +145,28 @@ class Envelopes:
         await self.collection.insert_many(
             [self._envelope(tenant_id, entity_type, source, doc, now) for doc in docs]
         )
+
+    async def insert_absent(
+        self,
+        tenant_id: str,
+        entity_type: str,
+        source: str,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime,
+    ) -> list[Mapping[str, Any]]:
+        """Insert each doc unless its `_id` exists (even soft-deleted); returns the inserted.
+        For deterministic ids: of two racing inserts of one id exactly one succeeds."""
+        inserted = []
+        for doc in docs:
+            try:
+                await self.collection.insert_one(
+                    self._envelope(tenant_id, entity_type, source, doc, now)
+                )
+            except DuplicateKeyError:
+                continue
+            inserted.append(doc)
+        return inserted
 
     async def update(
         self,

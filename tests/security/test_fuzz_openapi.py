@@ -82,13 +82,20 @@ def _ends_before_start(item: Any) -> bool:
 
 def _beyond_json_schema(case: Any) -> bool:
     """Requests whose rejection JSON Schema cannot describe, so "schema-valid data is accepted"
-    does not apply: an opaque cursor the service did not issue, and an end_time before the
-    start_time (a cross-field rule of the contract)."""
-    if (case.query or {}).get("cursor"):
+    does not apply: an opaque cursor the service did not issue, an end_time before the
+    start_time (a cross-field rule of the contract), a recurrence rule (RFC 5545 semantics: its
+    parts' values, repeated parts, an UNTIL before the activity's date), and an Idempotency-Key
+    (a key used before with another body is refused)."""
+    if (case.query or {}).get("cursor") or "idempotency-key" in {
+        name.lower() for name in (case.headers or {})
+    }:
         return True
     body = case.body if isinstance(case.body, dict) else {}
     items = body.get("items") if isinstance(body.get("items"), list) else [body]
-    return any(_ends_before_start(item) for item in items)
+    return any(
+        _ends_before_start(item) or (isinstance(item, dict) and item.get("recurrence"))
+        for item in items
+    )
 
 
 def _operations() -> list[str]:
