@@ -30,7 +30,7 @@ from app.errors import (
 from app.schemas.activity import ActivityCreate, ActivityDetail, ActivityRead, ActivityUpdate
 from app.schemas.common import Related
 from app.services import cursor as keyset
-from app.services import records, reminders
+from app.services import events, records, reminders
 from app.services.auth import Principal
 from app.services.clock import local_to_utc, zone
 from app.store import Store
@@ -433,6 +433,9 @@ async def create_activities(
     docs = await build_new_activities(store, user, payloads, settings=settings, now=now)
     await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=now_ms(now))
     await reminders.sync_for_activities(store, user, docs, now=now)
+    await events.record_activities(
+        store, user.tenant, "created", docs, now=now, tz=settings.default_tz
+    )
     return docs
 
 
@@ -489,6 +492,9 @@ async def update_activity(
         )
         if updated is not None:
             await reminders.sync_for_activities(store, user, [updated], now=now, before=[current])
+            await events.record_activities(
+                store, user.tenant, "updated", [updated], now=now, tz=settings.default_tz
+            )
             return updated
         if expected is not None:
             raise PreconditionFailed("The activity was changed by someone else meanwhile")
@@ -555,5 +561,6 @@ async def delete_activity(
         )
         if deleted is not None:
             await reminders.sync_for_activities(store, user, [deleted], now=now, before=[current])
+            await events.record_activities(store, user.tenant, "deleted", [deleted], now=now)
             return deleted
     raise Conflict("The activity is being changed concurrently; retry")
