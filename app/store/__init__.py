@@ -91,7 +91,8 @@ EVENT_INDEXES = [
         name="by_tenant_related_seq",
     ),
     IndexModel([("tenant_id", A), ("user_ids", A), ("seq", A)], name="by_tenant_user_seq"),
-    IndexModel([("expires_at", A)], name="ttl_expires_at", expireAfterSeconds=0),
+    IndexModel([("ttl_at", A)], name="ttl", expireAfterSeconds=0),
+    IndexModel([("expires_at", A)], name="by_expires_at"),
 ]
 
 

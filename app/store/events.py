@@ -1,7 +1,7 @@
 """The change log: per-tenant events numbered by a counter document, kept for a retention period.
 
 Event documents are `{_id: "<tenant>:<seq>", tenant_id, seq, type, related_model, related_id,
-user_ids, occurred_at, expires_at, payload}`; `payload` is the event's JSON text, rendered once by
+user_ids, occurred_at, expires_at, ttl_at, payload}`; `payload` is the event's JSON text, rendered once by
 the writer and sent as it is to every stream client and webhook.
 
 Numbering: one counter document per tenant (`event_counters`, `_id` = tenant). A writer reserves a
@@ -20,7 +20,7 @@ until it has, the sync's per-record events are not written (one `sync.finished` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.store.collection import TimedCollection
@@ -57,8 +57,15 @@ class EventLog:
 
     async def insert(self, tenant_id: str, docs: Sequence[Mapping[str, Any]]) -> None:
         """Insert events numbered by `reserve` (each with its `seq`), then wake local readers."""
+        # MongoDB's TTL monitor compares with the server's wall clock, not the service clock
+        # (frozen in tests): it gets a wall-clock expiry of its own. `expires_at` (service time)
+        # is what the purge and the reset rule use.
+        ttl_at = datetime.now(UTC) + self.retention
         await self.events.insert_many(
-            [{"_id": event_key(tenant_id, doc["seq"]), "tenant_id": tenant_id, **doc} for doc in docs]
+            [
+                {"_id": event_key(tenant_id, doc["seq"]), "tenant_id": tenant_id, **doc, "ttl_at": ttl_at}
+                for doc in docs
+            ]
         )
         for listener in list(self._listeners):
             listener(tenant_id)
