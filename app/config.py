@@ -131,9 +131,7 @@ class Settings(BaseSettings):
             raise ValueError("REMINDER_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS")
         # The same rule for webhook deliveries: a claim outlives the attempt it covers.
         if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds:
-            raise ValueError(
-                "WEBHOOK_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_SECONDS"
-            )
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_SECONDS")
         return self
 
     @model_validator(mode="after")

@@ -29,9 +29,7 @@ def _resume_id(header: str | None, query: EventQuery) -> int | None:
     if header is None or not header.strip():
         return query.last_event_id
     if not header.strip().isdigit():
-        raise ValidationFailed(
-            "Last-Event-ID must be an event id", loc=("header", "Last-Event-ID")
-        )
+        raise ValidationFailed("Last-Event-ID must be an event id", loc=("header", "Last-Event-ID"))
     return int(header.strip())
 
 
@@ -71,4 +69,3 @@ async def events(
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         send_timeout=30,
     )
-

@@ -37,7 +37,9 @@ async def create_webhook(
     response: Response,
 ) -> WebhookCreated:
     """Subscribe a URL to events; the signing secret is shown only in this response."""
-    created = await webhooks.create_webhook(store, user, payload, settings=settings, now=clock.now())
+    created = await webhooks.create_webhook(
+        store, user, payload, settings=settings, now=clock.now()
+    )
     response.headers["Location"] = f"/api/v1/webhooks/{created.id}"
     return created
 

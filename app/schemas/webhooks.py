@@ -9,9 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.schemas.events import EventType
 
-EventPattern = Literal[
-    "*", "activity.*", "message.*", "notification.*", "sync.*", EventType
-]
+EventPattern = Literal["*", "activity.*", "message.*", "notification.*", "sync.*", EventType]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 

@@ -60,10 +60,10 @@ class LoggedEvent:
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> LoggedEvent:
-        related = (
-            (doc["related_model"], doc["related_id"]) if doc.get("related_model") else None
+        related = (doc["related_model"], doc["related_id"]) if doc.get("related_model") else None
+        return cls(
+            doc["seq"], doc["type"], related, frozenset(doc.get("user_ids") or ()), doc["payload"]
         )
-        return cls(doc["seq"], doc["type"], related, frozenset(doc.get("user_ids") or ()), doc["payload"])
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,9 @@ class EventReader:
             if len(docs) < POLL_BATCH or not ready:
                 return
 
-    def _contiguous(self, feed: _TenantFeed, docs: Sequence[Mapping[str, Any]]) -> list[LoggedEvent]:
+    def _contiguous(
+        self, feed: _TenantFeed, docs: Sequence[Mapping[str, Any]]
+    ) -> list[LoggedEvent]:
         ready: list[LoggedEvent] = []
         expected = feed.position + 1
         for doc in docs:

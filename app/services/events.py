@@ -137,7 +137,9 @@ async def record_activities(
 ) -> None:
     """`activity.<action>` for each written activity (as stored); urgency as of today in `tz`."""
     today = _today(tz, now)
-    await append(store, tenant, [_change("activity", action, d, today=today) for d in docs], now=now)
+    await append(
+        store, tenant, [_change("activity", action, d, today=today) for d in docs], now=now
+    )
 
 
 # ---------------------------------------------------------------------------- the Odoo sync

@@ -132,9 +132,7 @@ async def check_target(url: str, settings: Settings) -> Target:
         raise TargetRefused("credentials in the URL are not allowed; the payload is signed")
     port = port or (443 if scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise TargetRefused(f"the host {host!r} does not resolve") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -179,7 +177,7 @@ async def create_webhook(
 
 
 async def list_webhooks(store: Store, user: Principal) -> WebhookList:
-    return WebhookList(items=[_read(d) for d in await store.webhooks.list(user.tenant)])
+    return WebhookList(items=[_read(d) for d in await store.webhooks.of_tenant(user.tenant)])
 
 
 async def delete_webhook(store: Store, user: Principal, webhook_id: str) -> None:

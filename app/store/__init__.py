@@ -15,8 +15,8 @@ from app.config import Settings
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
 from app.store.events import EventLog
-from app.store.webhooks import WebhookDeliveries, Webhooks
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
+from app.store.webhooks import WebhookDeliveries, Webhooks
 
 __all__ = [
     "Envelopes",

@@ -1,8 +1,8 @@
 """The change log: per-tenant events numbered by a counter document, kept for a retention period.
 
 Event documents are `{_id: "<tenant>:<seq>", tenant_id, seq, type, related_model, related_id,
-user_ids, occurred_at, expires_at, ttl_at, payload}`; `payload` is the event's JSON text, rendered once by
-the writer and sent as it is to every stream client and webhook.
+user_ids, occurred_at, expires_at, ttl_at, payload}`; `payload` is the event's JSON text,
+rendered once by the writer and sent as it is to every stream client and webhook.
 
 Numbering: one counter document per tenant (`event_counters`, `_id` = tenant). A writer reserves a
 block of ids with ONE `find_one_and_update($inc: {seq: n}, upsert)`, atomic on every engine and
@@ -63,7 +63,12 @@ class EventLog:
         ttl_at = datetime.now(UTC) + self.retention
         await self.events.insert_many(
             [
-                {"_id": event_key(tenant_id, doc["seq"]), "tenant_id": tenant_id, **doc, "ttl_at": ttl_at}
+                {
+                    "_id": event_key(tenant_id, doc["seq"]),
+                    "tenant_id": tenant_id,
+                    **doc,
+                    "ttl_at": ttl_at,
+                }
                 for doc in docs
             ]
         )
@@ -106,7 +111,10 @@ class EventLog:
         if at_most is not None:
             where["seq"] = {"$lte": at_most}
         return await self.events.find(
-            where, sort=[("seq", -1)], limit=limit, projection={"_id": 0, "seq": 1, "occurred_at": 1}
+            where,
+            sort=[("seq", -1)],
+            limit=limit,
+            projection={"_id": 0, "seq": 1, "occurred_at": 1},
         )
 
     async def head(self, tenant_id: str) -> int:

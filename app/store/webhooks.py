@@ -44,7 +44,7 @@ class Webhooks:
         )
         self._cache.pop(tenant_id, None)
 
-    async def list(self, tenant_id: str) -> list[dict[str, Any]]:
+    async def of_tenant(self, tenant_id: str) -> list[dict[str, Any]]:
         return await self.collection.find(
             {"tenant_id": tenant_id},
             sort=[("created_at", 1), ("id", 1)],
@@ -71,7 +71,7 @@ class Webhooks:
         entry = self._cache.get(tenant_id)
         if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        hooks = await self.list(tenant_id)
+        hooks = await self.of_tenant(tenant_id)
         self._cache[tenant_id] = (time.monotonic() + WEBHOOK_CACHE_SECONDS, hooks)
         return hooks
 

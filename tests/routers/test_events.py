@@ -46,7 +46,7 @@ async def serving(settings: Settings, store: Store, clock: FrozenClock) -> Async
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn only exposes a flag
             await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:

@@ -186,7 +186,9 @@ def query(**params: Any) -> EventQuery:
 
 @pytest.fixture
 async def reader(store: Store) -> AsyncIterator[EventReader]:
-    event_reader = EventReader(store, make_settings(events_poll_seconds=0.02, events_client_queue=5))
+    event_reader = EventReader(
+        store, make_settings(events_poll_seconds=0.02, events_client_queue=5)
+    )
     event_reader.start()
     yield event_reader
     await event_reader.stop()
@@ -236,7 +238,9 @@ async def test_filters_decide_what_each_client_receives(store, settings, clock, 
 
     a = await create(store, settings, clock, related_id="crm.lead,9")  # 1: alice's, on the lead
     payload = ActivityCreate.model_validate({"type": "call", "subject": "Bob's"})
-    (b,) = await activities.create_activities(store, bob, [payload], settings=settings, now=clock.now())
+    (b,) = await activities.create_activities(
+        store, bob, [payload], settings=settings, now=clock.now()
+    )
     await activities.delete_activity(store, ALICE, a["id"], now=clock.now())  # 3
 
     assert await next_ids(mine, 2) == [1, 3]
