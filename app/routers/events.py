@@ -17,6 +17,13 @@ from app.services.event_stream import EventReader
 
 router = APIRouter(tags=["events"])
 
+
+class EventStream(EventSourceResponse):
+    """Documents the route's media type (sse-starlette sets it per instance)."""
+
+    media_type = "text/event-stream"
+
+
 _query = QueryModel(EventQuery)
 
 
@@ -35,7 +42,7 @@ def _resume_id(header: str | None, query: EventQuery) -> int | None:
 
 @router.get(
     "/events",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={
         200: {
             "description": "An endless `text/event-stream`: each event's `data:` is one "
