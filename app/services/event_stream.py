@@ -317,6 +317,9 @@ async def stream(
             else:
                 async for event in _catch_up(store, tenant, stream_filter, last_event_id, last):
                     yield event
+                # This process's reader may lag behind the one that served the client before
+                # (another replica): what it still has to hand out up to that id was sent.
+                last = max(last, last_event_id)
         while True:
             item = await subscriber.queue.get()
             if item is None:

@@ -5,6 +5,7 @@ up out of order, slow clients, resets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -311,6 +312,31 @@ async def test_resume_reads_the_gap_from_the_store_then_goes_live(store, setting
             if len(items) == 3:
                 break
     assert [(i.id, i.event) for i in items] == [(2, None), (3, None), (4, None)]
+
+
+async def test_a_reader_behind_the_clients_id_does_not_send_it_again(store, settings, clock):
+    """The client read up to 3 through another replica; this one's reader has not seen 1-3."""
+    lagging = EventReader(store, make_settings(events_poll_seconds=60))
+    lagging.start()
+    try:
+        await lagging.subscribe(TENANT, StreamFilter())  # its position: 0
+        store.events.unsubscribe(lagging._appended)  # as if the writes happened elsewhere
+        for _ in range(3):
+            await create(store, settings, clock)
+
+        async def first_item() -> event_stream.StreamItem:
+            stream = event_stream.stream(lagging, ALICE, query(), last_event_id=3)
+            async with contextlib.aclosing(stream):
+                return await anext(stream)
+
+        reading = asyncio.create_task(first_item())
+        await asyncio.sleep(0.1)
+        await create(store, settings, clock)
+        lagging._wake.set()  # its next poll reads 1-4
+        item = await asyncio.wait_for(reading, 5)
+    finally:
+        await lagging.stop()
+    assert item.id == 4
 
 
 async def test_an_id_older_than_the_retention_starts_with_reset(store, settings, clock, reader):
