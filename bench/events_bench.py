@@ -109,6 +109,13 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def store_commands(http: httpx.AsyncClient, base: str) -> float:
     text = (await http.get(f"{base}/metrics")).text
     return sum(float(v) for v in _COMMANDS.findall(text))
@@ -206,9 +213,12 @@ async def measure(clients: int, rate: float, seconds: float) -> dict[str, Any]:
                 await run.all_connected.wait()
             await asyncio.sleep(1.0)  # every stream subscribed to the reader
             commands_before, started = await store_commands(api, base), time.perf_counter()
+            server_cpu, client_cpu = cpu_seconds(proc.pid), time.process_time()
             writes = await writer(api, base, headers, run, rate, seconds)
             await asyncio.sleep(1.0)  # the last events reach every client
             elapsed = time.perf_counter() - started
+            server_cpu = cpu_seconds(proc.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
             commands = await store_commands(api, base) - commands_before
             rss_loaded = rss_mib(proc.pid)
             run.stop.set()
@@ -231,6 +241,9 @@ async def measure(clients: int, rate: float, seconds: float) -> dict[str, Any]:
             "rss_per_client_kib": (rss_loaded - rss_idle) * 1024 / clients,
             "store_cmds_per_s": commands / elapsed,
             "store_cmds_per_write": commands / max(writes, 1),
+            "server_cpu_pct": 100 * server_cpu / elapsed,
+            "client_cpu_pct": 100 * client_cpu / elapsed,
+            "writes_per_s": writes / elapsed,
         }
     finally:
         stop_server(proc)
@@ -254,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {row['p99_ms']:.1f} ms, {row['events_per_s']:.0f} events/s, "
             f"RSS {row['rss_idle_mib']:.0f} -> {row['rss_mib']:.0f} MiB "
             f"({row['rss_per_client_kib']:.0f} KiB/client), store {row['store_cmds_per_s']:.1f} "
-            f"cmds/s ({row['store_cmds_per_write']:.2f} per write)",
+            f"cmds/s ({row['store_cmds_per_write']:.2f} per write); "
+            f"writes {row['writes_per_s']:.1f}/s; "
+            f"CPU service {row['server_cpu_pct']:.0f}%, clients {row['client_cpu_pct']:.0f}%",
             flush=True,
         )
     if len(rows) >= 2:

@@ -56,13 +56,17 @@ class LoggedEvent:
     type: str
     related: tuple[str, str] | None
     user_ids: frozenset[str]
-    payload: str
+    item: StreamItem
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> LoggedEvent:
         related = (doc["related_model"], doc["related_id"]) if doc.get("related_model") else None
         return cls(
-            doc["seq"], doc["type"], related, frozenset(doc.get("user_ids") or ()), doc["payload"]
+            doc["seq"],
+            doc["type"],
+            related,
+            frozenset(doc.get("user_ids") or ()),
+            StreamItem.of(doc["seq"], doc["payload"]),
         )
 
 
@@ -275,13 +279,22 @@ class EventReader:
 # ---------------------------------------------------------------------------- one client
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamItem:
-    """One thing to send: an event (`event` None) or the `reset` notice."""
+    """One thing to send: an event (`event` None) or the `reset` notice, with its SSE frame
+    (rendered once, shared by every client that receives it)."""
 
     id: int
     data: str
     event: str | None = None
+    frame: bytes = b""
+
+    @classmethod
+    def of(cls, event_id: int, data: str, event: str | None = None) -> StreamItem:
+        # `data` is one line of compact JSON: one `data:` field.
+        head = f"event: {event}\r\n" if event else ""
+        frame = f"{head}id: {event_id}\r\ndata: {data}\r\n\r\n".encode()
+        return cls(event_id, data, event, frame)
 
 
 async def needs_reset(store: Store, tenant: str, last_id: int) -> bool:
@@ -303,8 +316,9 @@ async def stream(
     query: EventQuery,
     *,
     last_event_id: int | None,
-) -> AsyncIterator[StreamItem]:
-    """The caller's events: the catch-up after `last_event_id`, then live ones, in id order."""
+) -> AsyncIterator[list[StreamItem]]:
+    """The caller's events in id order, in batches (whatever is ready is sent at once): the
+    catch-up after `last_event_id`, then live ones."""
     store, tenant = reader.store, user.tenant
     stream_filter = StreamFilter.of(query, user)
     subscriber = await reader.subscribe(tenant, stream_filter)
@@ -313,35 +327,43 @@ async def stream(
         if last_event_id is not None:
             if await needs_reset(store, tenant, last_event_id):
                 reason = {"reason": "Last-Event-ID is older than the retention or unknown"}
-                yield StreamItem(last, to_json(reason).decode(), event="reset")
+                yield [StreamItem.of(last, to_json(reason).decode(), event="reset")]
             else:
-                async for event in _catch_up(store, tenant, stream_filter, last_event_id, last):
-                    yield event
+                async for page in _catch_up(store, tenant, stream_filter, last_event_id, last):
+                    yield page
                 # This process's reader may lag behind the one that served the client before
                 # (another replica): what it still has to hand out up to that id was sent.
                 last = max(last, last_event_id)
+        queue = subscriber.queue
         while True:
-            item = await subscriber.queue.get()
-            if item is None:
-                return
-            if item.seq <= last:
-                continue
-            last = item.seq
-            yield StreamItem(item.seq, item.payload)
+            ready = [await queue.get()]
+            while not queue.empty() and ready[-1] is not None:
+                ready.append(queue.get_nowait())
+            batch: list[StreamItem] = []
+            for event in ready:
+                if event is None:
+                    if batch:
+                        yield batch
+                    return
+                if event.seq > last:
+                    last = event.seq
+                    batch.append(event.item)
+            if batch:
+                yield batch
     finally:
         reader.unsubscribe(subscriber)
 
 
 async def _catch_up(
     store: Store, tenant: str, stream_filter: StreamFilter, after: int, through: int
-) -> AsyncIterator[StreamItem]:
+) -> AsyncIterator[list[StreamItem]]:
     where = stream_filter.where()
     while after < through:
         docs = await store.events.after(
             tenant, after, through=through, where=where, limit=CATCH_UP_PAGE
         )
-        for doc in docs:
-            yield StreamItem(doc["seq"], doc["payload"])
+        if docs:
+            yield [StreamItem.of(doc["seq"], doc["payload"]) for doc in docs]
         if len(docs) < CATCH_UP_PAGE:
             return
         after = docs[-1]["seq"]

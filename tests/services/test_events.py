@@ -305,8 +305,8 @@ async def test_resume_reads_the_gap_from_the_store_then_goes_live(store, setting
         await create(store, settings, clock)
     items = []
     async with asyncio.timeout(5):
-        async for item in event_stream.stream(reader, ALICE, query(), last_event_id=1):
-            items.append(item)
+        async for batch in event_stream.stream(reader, ALICE, query(), last_event_id=1):
+            items.extend(batch)
             if len(items) == 2:
                 await create(store, settings, clock)
             if len(items) == 3:
@@ -327,7 +327,7 @@ async def test_a_reader_behind_the_clients_id_does_not_send_it_again(store, sett
         async def first_item() -> event_stream.StreamItem:
             stream = event_stream.stream(lagging, ALICE, query(), last_event_id=3)
             async with contextlib.aclosing(stream):
-                return await anext(stream)
+                return (await anext(stream))[0]
 
         reading = asyncio.create_task(first_item())
         await asyncio.sleep(0.1)
@@ -353,8 +353,8 @@ async def test_an_id_older_than_the_retention_starts_with_reset(store, settings,
 
     items = []
     async with asyncio.timeout(5):
-        async for item in event_stream.stream(reader, ALICE, query(), last_event_id=1):
-            items.append(item)
+        async for batch in event_stream.stream(reader, ALICE, query(), last_event_id=1):
+            items.extend(batch)
             if len(items) == 1:
                 await create(store, settings, clock)
             if len(items) == 2:
