@@ -1,7 +1,7 @@
 """Change feed benchmark: N SSE clients on one service process while activities are written at a
 steady rate.
 
-    python -m bench.events_bench                          # 50 then 500 clients, 10 writes/s, 15 s
+    python -m bench.events_bench                          # 50 then 500 clients, 5 writes/s, 15 s
     python -m bench.events_bench --clients 500 --rate 20 --duration 30
     MONGODB_URI=mongodb://localhost:27017 python -m bench.events_bench   # on a real MongoDB
 
@@ -244,6 +244,7 @@ async def measure(clients: int, rate: float, seconds: float) -> dict[str, Any]:
             "server_cpu_pct": 100 * server_cpu / elapsed,
             "client_cpu_pct": 100 * client_cpu / elapsed,
             "writes_per_s": writes / elapsed,
+            "server_cpu_us_per_event": 1e6 * server_cpu / max(run.received, 1),
         }
     finally:
         stop_server(proc)
@@ -252,11 +253,16 @@ async def measure(clients: int, rate: float, seconds: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="50,500", help="comma-separated client counts")
-    parser.add_argument("--rate", type=float, default=10.0, help="activity writes per second")
+    parser.add_argument("--rate", type=float, default=5.0, help="activity writes per second")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of writing")
     args = parser.parse_args(argv)
     engine = "mongodb" if os.environ.get("MONGODB_URI") else "embedded"
-    print(f"store: {engine}; {args.rate:g} writes/s for {args.duration:g} s", flush=True)
+    load = os.getloadavg()[0]
+    print(
+        f"store: {engine}; {args.rate:g} writes/s for {args.duration:g} s; "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} before the run",
+        flush=True,
+    )
     rows = []
     for count in (int(c) for c in args.clients.split(",")):
         row = asyncio.run(measure(count, args.rate, args.duration))
@@ -269,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({row['rss_per_client_kib']:.0f} KiB/client), store {row['store_cmds_per_s']:.1f} "
             f"cmds/s ({row['store_cmds_per_write']:.2f} per write); "
             f"writes {row['writes_per_s']:.1f}/s; "
-            f"CPU service {row['server_cpu_pct']:.0f}%, clients {row['client_cpu_pct']:.0f}%",
+            f"CPU service {row['server_cpu_pct']:.0f}% ({row['server_cpu_us_per_event']:.0f} µs "
+            f"per delivered event), clients {row['client_cpu_pct']:.0f}%",
             flush=True,
         )
     if len(rows) >= 2:
