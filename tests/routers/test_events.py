@@ -91,6 +91,10 @@ async def read_events(
             if while_open is not None:
                 await while_open()
             async for sse in source.aiter_sse():
+                if not sse.data:
+                    # A heartbeat comment: httpx-sse dispatches it as an empty event once an id
+                    # was seen (the spec says not to dispatch an event without data).
+                    continue
                 received.append((sse.event, int(sse.id), json.loads(sse.data)))
                 if len(received) == count:
                     break
