@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.config import Settings
 from app.main import create_app
-from app.services import webhooks
+from app.services import retention, webhooks
 from tests.conftest import LifespanApp, make_settings
 
 ADMIN = {"roles": ["admin"]}
@@ -361,3 +361,22 @@ async def test_an_allowed_host_is_called_at_the_address_that_was_checked(
     await deliver(store, http, clock, settings)
     (request,) = receiver.requests
     assert request["headers"]["host"] == f"hooks.internal:{receiver.port}"
+
+
+async def test_finished_deliveries_are_purged_after_a_week(
+    client, auth, receiver, store, http, clock, settings
+):
+    hook = await subscribe(client, auth, receiver.url)
+    await create_activity(client, auth)
+    await deliver(store, http, clock, settings)
+    receiver.script = [(500, {})]
+    await create_activity(client, auth)  # stays pending: retried, never purged
+    await deliver(store, http, clock, settings)
+    clock.advance(timedelta(days=6))
+    purged = await retention.purge(store, settings, now=clock.now())
+    assert purged == {"events": 2, "deliveries": 0}  # events keep 72 h, deliveries a week
+    assert len(await deliveries(client, auth, hook["id"])) == 2
+    clock.advance(timedelta(days=2))
+    purged = await retention.purge(store, settings, now=clock.now())
+    assert purged == {"events": 0, "deliveries": 1}
+    assert [d["status"] for d in await deliveries(client, auth, hook["id"])] == ["pending"]
