@@ -16,7 +16,7 @@ UV_VERSION := 0.13.8
 UV_COMPILE  = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
 	--exclude-newer $(LOCK_DATE) --upgrade --custom-compile-command "make lock"
 
-.PHONY: install run test lint format lock openapi client-check bench-dashboard bench-sync bench-api clean
+.PHONY: install run test lint format lock openapi client-check bench-dashboard bench-sync bench-api bench-events clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.x)")'
@@ -68,6 +68,9 @@ bench-sync: install
 
 bench-api: install
 	$(BIN)/python -m bench.api_bench
+
+bench-events: install
+	$(BIN)/python -m bench.events_bench
 
 lint: install
 	$(BIN)/ruff check app tests bench

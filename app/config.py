@@ -91,6 +91,24 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # Change feed (GET /events): retention, keep-alive comments, the reader's poll, per-client
+    # queue (a client that falls this many events behind is dropped and resumes by its id).
+    events_retention_hours: float = Field(default=72.0, gt=0)
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    events_poll_seconds: float = Field(default=0.5, gt=0)
+    events_client_queue: int = Field(default=1000, ge=1, le=100_000)
+    events_purge_seconds: float = Field(default=600.0, gt=0)
+
+    # Webhooks
+    webhook_allow_http: bool = False
+    webhook_allowed_hosts: str = ""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_batch: int = Field(default=100, ge=1, le=10_000)
+
     @field_validator("default_tz")
     @classmethod
     def _known_tz(cls, value: str) -> str:
@@ -119,6 +137,9 @@ class Settings(BaseSettings):
         # or another worker could reclaim a reminder that is still being sent (a duplicate).
         if self.reminder_lease_seconds < 2 * self.smtp_timeout_seconds:
             raise ValueError("REMINDER_LEASE_SECONDS must be at least twice SMTP_TIMEOUT_SECONDS")
+        # The same rule for webhook deliveries: a claim outlives the attempt it covers.
+        if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_SECONDS")
         return self
 
     @model_validator(mode="after")
@@ -178,6 +199,11 @@ class Settings(BaseSettings):
     def message_excluded_subtypes(self) -> frozenset[str]:
         """Subtype names (case-insensitive) whose messages are not synced."""
         return frozenset(name.lower() for name in _csv(self.odoo_message_excluded_subtypes))
+
+    @property
+    def webhook_hosts_allowed(self) -> frozenset[str]:
+        """Hosts a webhook may target even when they resolve to a private address."""
+        return frozenset(host.lower() for host in _csv(self.webhook_allowed_hosts))
 
 
 def _csv(value: str) -> tuple[str, ...]:

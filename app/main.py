@@ -19,6 +19,7 @@ from app.openapi import install_problem_openapi, operation_id
 from app.routers import (
     activities,
     dashboard,
+    events,
     health,
     me,
     notifications,
@@ -26,10 +27,12 @@ from app.routers import (
     records,
     sync,
     timeline,
+    webhooks,
 )
 from app.services import reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
+from app.services.event_stream import EventReader
 from app.services.scheduler import JobScheduler, app_jobs, worker_id
 from app.services.sync import SyncRunner
 from app.store import Store, open_store
@@ -44,6 +47,7 @@ class AppState(TypedDict):
     store: Store
     clock: Clock
     sync: SyncRunner
+    events: EventReader
 
 
 def create_app(
@@ -79,6 +83,15 @@ def create_app(
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2)
         )
         sync_runner = SyncRunner(owned_store, settings, app_clock, odoo_http)
+        # The one reader of the change log in this process; every stream client listens to it.
+        event_reader = EventReader(owned_store, settings)
+        event_reader.start()
+        # Webhook calls: redirects never followed, each attempt cut off at the timeout.
+        webhook_http = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
         scheduler = None
         if settings.scheduler_enabled:
             # Started after the store is ready: the first reminder poll runs now (catch-up).
@@ -90,15 +103,24 @@ def create_app(
                     email=reminders.email_channel(settings),
                     owner=worker_id(),
                     sync=sync_runner,
+                    webhook_http=webhook_http,
                 ),
                 grace_seconds=settings.smtp_timeout_seconds,
             )
             scheduler.start()
         try:
-            yield AppState(settings=settings, store=owned_store, clock=app_clock, sync=sync_runner)
+            yield AppState(
+                settings=settings,
+                store=owned_store,
+                clock=app_clock,
+                sync=sync_runner,
+                events=event_reader,
+            )
         finally:
             if scheduler is not None:
                 await scheduler.stop()
+            await event_reader.stop()
+            await webhook_http.aclose()
             await sync_runner.aclose()
             await odoo_http.aclose()
             if store is None:
@@ -129,6 +151,8 @@ def create_app(
     api.include_router(sync.router)
     api.include_router(plans.router)
     api.include_router(records.router)
+    api.include_router(events.router)
+    api.include_router(webhooks.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

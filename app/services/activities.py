@@ -31,7 +31,7 @@ from app.errors import (
 from app.schemas.activity import ActivityCreate, ActivityDetail, ActivityRead, ActivityUpdate
 from app.schemas.common import Related
 from app.services import cursor as keyset
-from app.services import followups, records, reminders
+from app.services import events, followups, records, reminders
 from app.services.auth import Principal
 from app.services.clock import local_to_utc, zone
 from app.store import Store
@@ -447,16 +447,24 @@ async def create_activities(
 ) -> list[dict[str, Any]]:
     """All or nothing: everything was validated before this point; one insert command."""
     docs = await build_new_activities(store, user, payloads, settings=settings, now=now)
-    await insert_activities(store, user, docs, now=now)
+    await insert_activities(store, user, docs, settings=settings, now=now)
     return docs
 
 
 async def insert_activities(
-    store: Store, user: Principal, docs: Sequence[dict[str, Any]], *, now: datetime
+    store: Store,
+    user: Principal,
+    docs: Sequence[dict[str, Any]],
+    *,
+    settings: Settings,
+    now: datetime,
 ) -> None:
-    """Store built activities in one insert command, then their reminders."""
+    """Store built activities in one insert command, then their reminders and change events."""
     await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=now_ms(now))
     await reminders.sync_for_activities(store, user, docs, now=now)
+    await events.record_activities(
+        store, user.tenant, "created", docs, now=now, tz=settings.default_tz
+    )
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -512,6 +520,9 @@ async def update_activity(
         )
         if updated is not None:
             await reminders.sync_for_activities(store, user, [updated], now=now, before=[current])
+            await events.record_activities(
+                store, user.tenant, "updated", [updated], now=now, tz=settings.default_tz
+            )
             await followups.after_update(store, user, current, updated, settings=settings, now=now)
             return updated
         if expected is not None:
@@ -583,5 +594,6 @@ async def delete_activity(
         )
         if deleted is not None:
             await reminders.sync_for_activities(store, user, [deleted], now=now, before=[current])
+            await events.record_activities(store, user.tenant, "deleted", [deleted], now=now)
             return deleted
     raise Conflict("The activity is being changed concurrently; retry")

@@ -27,7 +27,7 @@ from app.config import Settings
 from app.errors import ValidationFailed
 from app.schemas.activity import ActivityCreate
 from app.schemas.followup import build_rule, rule_parts, rule_until
-from app.services import activities, records, reminders
+from app.services import activities, events, records, reminders
 from app.services.auth import Principal
 from app.store import Store
 
@@ -191,3 +191,6 @@ async def after_update(
         user.tenant, activities.ENTITY, "local", docs, now=activities.now_ms(now)
     )
     await reminders.sync_for_activities(store, user, created, now=now)
+    await events.record_activities(
+        store, user.tenant, "created", created, now=now, tz=settings.default_tz
+    )

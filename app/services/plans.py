@@ -210,7 +210,7 @@ async def apply_plan(
     )
     ids = [d["id"] for d in docs]
     if idempotency_key is None:
-        await activities.insert_activities(store, user, docs, now=now)
+        await activities.insert_activities(store, user, docs, settings=settings, now=now)
         return ids
     key_id = f"{user.tenant}:{user.sub}:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
     fingerprint = _fingerprint(plan_id, payload)
@@ -237,7 +237,7 @@ async def apply_plan(
             )
         return [str(i) for i in claim["ids"]]
     try:
-        await activities.insert_activities(store, user, docs, now=now)
+        await activities.insert_activities(store, user, docs, settings=settings, now=now)
     except Exception:
         await store.idempotency.release(key_id, claim_id)
         raise

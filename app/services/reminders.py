@@ -50,7 +50,7 @@ from app.connectors.smtp import Mailer, MailError, MailRejected, SmtpMailer
 from app.errors import NotificationNotFound
 from app.schemas.notification import NotificationPage, NotificationRead
 from app.services import cursor as keyset
-from app.services import records
+from app.services import events, records
 from app.services.auth import Principal
 from app.services.clock import Clock
 from app.store import Store, envelope_id
@@ -617,6 +617,8 @@ async def _deliver(
         if await finish(CANCELLED, cancelled_at=_ms(clock.now())):
             stats.cancelled += 1
         return
+    if attempts == 1:  # first time due: the in-app reminder shows from now on
+        await events.record_notification_due(store, doc, now=clock.now())
     channels = ["in_app"]
     if channel is not None and doc.get("email"):
         try:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app.config import Settings
-from app.services import reminders
+from app.services import reminders, retention, webhooks
 from app.services.clock import Clock
 from app.store import Store
 
@@ -59,6 +60,7 @@ def app_jobs(
     email: reminders.EmailChannel | None,
     owner: str,
     sync: SyncRunner | None = None,
+    webhook_http: httpx.AsyncClient | None = None,
 ) -> list[Job]:
     """Every job of the service."""
 
@@ -67,7 +69,22 @@ def app_jobs(
             store, email, owner=owner, clock=clock, settings=settings, stopping=stopping
         )
 
-    jobs = [Job("reminders.deliver", deliver_reminders, settings.reminder_poll_seconds)]
+    async def purge_events(stopping: asyncio.Event) -> None:
+        await retention.purge(store, settings, now=clock.now())
+
+    jobs = [
+        Job("reminders.deliver", deliver_reminders, settings.reminder_poll_seconds),
+        Job("events.purge", purge_events, settings.events_purge_seconds),
+    ]
+    if webhook_http is not None:
+        http = webhook_http
+
+        async def deliver_webhooks(stopping: asyncio.Event) -> None:
+            await webhooks.deliver_due(
+                store, http, owner=owner, clock=clock, settings=settings, stopping=stopping
+            )
+
+        jobs.append(Job("webhooks.deliver", deliver_webhooks, settings.webhook_poll_seconds))
     if sync is not None and sync.scheduled:
 
         async def sync_odoo(stopping: asyncio.Event) -> None:

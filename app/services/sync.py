@@ -73,7 +73,7 @@ from app.connectors.odoo.normalize import (
 from app.errors import NotFound, OdooNotConfigured, SyncAlreadyRunning, SyncRunNotFound
 from app.schemas.common import RECORD_ID_PATTERN, RELATED_MODELS
 from app.schemas.sync import ModelCounts, SyncRun, SyncRunPage, SyncStarted, SyncStatus, Watermark
-from app.services import leases, records
+from app.services import events, leases, records
 from app.services.activities import derived_keys, now_ms
 from app.services.auth import Principal
 from app.services.clock import Clock, zone
@@ -483,14 +483,22 @@ class _Run:
                 docs = await self._documents(plan, item)
                 if docs:
                     try:
-                        await self.store.envelopes.upsert_many(
+                        async with events.record_synced(
+                            self.store,
                             state.tenant,
                             plan.entity_type,
-                            SOURCE,
                             docs,
                             now=self.runner.clock.now(),
-                            sync_seq=state.seq,
-                        )
+                            tz=self.settings.default_tz,
+                        ):
+                            await self.store.envelopes.upsert_many(
+                                state.tenant,
+                                plan.entity_type,
+                                SOURCE,
+                                docs,
+                                now=self.runner.clock.now(),
+                                sync_seq=state.seq,
+                            )
                     except Exception as exc:
                         logger.exception("sync page write failed", extra={"where": where})
                         raise SyncFailed(
@@ -685,20 +693,31 @@ class _Run:
         if docs:
             # Still in Odoo, yet not read by this run (e.g. committed behind the scan by a long
             # Odoo transaction): written now, with this run's stamp.
-            await self.store.envelopes.upsert_many(
+            async with events.record_synced(
+                self.store,
                 state.tenant,
                 plan.entity_type,
-                SOURCE,
                 docs,
                 now=self.runner.clock.now(),
-                sync_seq=state.seq,
-            )
+                tz=self.settings.default_tz,
+            ):
+                await self.store.envelopes.upsert_many(
+                    state.tenant,
+                    plan.entity_type,
+                    SOURCE,
+                    docs,
+                    now=self.runner.clock.now(),
+                    sync_seq=state.seq,
+                )
             counts.upserted += len(docs)
         kept = {d["id"] for d in docs}
         gone = [s["id"] for s in suspects if s["id"] not in kept]
-        counts.deactivated += await self.store.envelopes.deactivate_many(
-            state.tenant, plan.entity_type, gone, now=self.runner.clock.now()
-        )
+        async with events.record_sync_removed(
+            self.store, state.tenant, plan.entity_type, gone, now=self.runner.clock.now()
+        ):
+            counts.deactivated += await self.store.envelopes.deactivate_many(
+                state.tenant, plan.entity_type, gone, now=self.runner.clock.now()
+            )
 
     # -- durable state (fenced by the lease) ------------------------------------------------
 
@@ -941,7 +960,9 @@ class SyncRunner:
         except Exception as exc:
             logger.exception("sync run failed unexpectedly", extra={"run_id": state.run_id})
             state.errors.insert(0, f"internal error: {type(exc).__name__} (see the service logs)")
-        return await self._finish(state, status)
+        finished = await self._finish(state, status)
+        await events.record_sync_finished(self.store, state.tenant, finished, now=self.clock.now())
+        return finished
 
     async def save_counts(self, state: _RunState) -> None:
         await self.store.sync_runs.update_one(

@@ -6,6 +6,7 @@ It picks MongoDB (`MONGODB_URI`) or the embedded in-memory engine once, in `open
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -13,13 +14,16 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from app.config import Settings
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
+from app.store.events import EventLog
 from app.store.idempotency import IdempotencyKeys
 from app.store.plans import Plans
 from app.store.registered_records import RegisteredRecords
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
+from app.store.webhooks import WebhookDeliveries, Webhooks
 
 __all__ = [
     "Envelopes",
+    "EventLog",
     "Store",
     "StoreUsage",
     "TimedCollection",
@@ -84,6 +88,22 @@ SERVING_INDEXES = [
 ]
 
 
+# The change log: the reader's poll and catch-up (tenant, then id range), the same with each
+# stream filter as an equality prefix, and the retention (a TTL index: MongoDB deletes expired
+# events itself; the scheduled purge uses it too and does the embedded store's share).
+EVENT_INDEXES = [
+    IndexModel([("tenant_id", A), ("seq", A)], name="by_tenant_seq"),
+    IndexModel([("tenant_id", A), ("type", A), ("seq", A)], name="by_tenant_type_seq"),
+    IndexModel(
+        [("tenant_id", A), ("related_model", A), ("related_id", A), ("seq", A)],
+        name="by_tenant_related_seq",
+    ),
+    IndexModel([("tenant_id", A), ("user_ids", A), ("seq", A)], name="by_tenant_user_seq"),
+    IndexModel([("ttl_at", A)], name="ttl", expireAfterSeconds=0),
+    IndexModel([("expires_at", A)], name="by_expires_at"),
+]
+
+
 class Store:
     """Owns the client and hands out timed collections."""
 
@@ -99,6 +119,13 @@ class Store:
         self.registered_records = RegisteredRecords(self.envelopes.collection)
         self.plans = Plans(TimedCollection(db["plans"]))
         self.idempotency = IdempotencyKeys(TimedCollection(db["idempotency_keys"]))
+        self.events = EventLog(
+            TimedCollection(db["events"]),
+            TimedCollection(db["event_counters"]),
+            retention=timedelta(hours=settings.events_retention_hours),
+        )
+        self.webhooks = Webhooks(TimedCollection(db["webhooks"]))
+        self.webhook_deliveries = WebhookDeliveries(TimedCollection(db["webhook_deliveries"]))
 
     async def ping(self) -> None:
         async with timed("ping"):
@@ -128,6 +155,20 @@ class Store:
                 IndexModel(
                     [("tenant_id", A), ("user_id", A), ("expires_at", A)], name="by_user_expires"
                 )
+            ]
+        )
+        await self.events.events.create_indexes(EVENT_INDEXES)
+        await self.webhooks.collection.create_indexes(
+            [IndexModel([("tenant_id", A), ("created_at", A), ("id", A)], name="by_tenant_created")]
+        )
+        await self.webhook_deliveries.collection.create_indexes(
+            [
+                # The delivery claim, as for reminders.
+                IndexModel([("status", A), ("next_attempt_at", A)], name="by_status_next_attempt"),
+                IndexModel(
+                    [("tenant_id", A), ("webhook_id", A), ("event_id", D)], name="by_webhook"
+                ),
+                IndexModel([("status", A), ("finished_at", A)], name="by_status_finished"),
             ]
         )
 

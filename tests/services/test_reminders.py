@@ -448,7 +448,9 @@ async def test_batch_create_writes_all_notifications_in_one_command(store, setti
     docs = await activities.create_activities(
         store, ALICE, payloads, settings=settings, now=clock.now()
     )
-    assert usage.commands == 2  # one insert of the activities, one bulk write of 100 reminders
+    # One insert of the activities, one bulk write of 100 reminders; the change log: one id
+    # reservation, one insert of 50 events, one read of the tenant's webhooks (then cached).
+    assert usage.commands == 2 + 3
     assert await store.notifications.count({"tenant_id": TENANT, "status": "pending"}) == 100
     assert {d["activity_id"] for d in await store.notifications.find({}, limit=200)} == {
         d["id"] for d in docs
@@ -460,7 +462,9 @@ async def test_activities_without_reminders_cost_no_extra_commands(store, settin
     usage = begin_usage()
     await patch(store, settings, clock, activity["id"], notes="nothing to remind")
     await activities.delete_activity(store, ALICE, activity["id"], now=clock.now())
-    assert usage.commands == 4  # read + conditional write, twice
+    # Read + conditional write, twice; each change's event: reserve + insert (the tenant's
+    # webhooks were read, and cached, by the create).
+    assert usage.commands == 4 + 2 * 2
     assert await store.notifications.count({}) == 0
 
 
