@@ -16,10 +16,10 @@ from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi import install_problem_openapi
 from app.routers import activities, dashboard, health, me, notifications, sync, timeline
-from app.services import reminders
+from app.services import leases, reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
-from app.services.scheduler import JobScheduler, app_jobs, worker_id
+from app.services.scheduler import JobScheduler, app_jobs
 from app.services.sync import SyncRunner
 from app.store import Store, open_store
 
@@ -77,7 +77,7 @@ def create_app(
                     settings,
                     app_clock,
                     email=reminders.email_channel(settings),
-                    owner=worker_id(),
+                    owner=leases.holder_id(),
                     sync=sync_runner,
                 ),
                 grace_seconds=settings.smtp_timeout_seconds,

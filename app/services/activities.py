@@ -10,10 +10,9 @@ Nothing time-dependent (urgency, days overdue) is stored: it is computed per req
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,8 +31,9 @@ from app.schemas.common import Related
 from app.services import cursor as keyset
 from app.services import records, reminders
 from app.services.auth import Principal
-from app.services.clock import local_to_utc, zone
+from app.services.clock import local_to_utc, utc_ms, zone
 from app.store import Store
+from app.store.conditions import after, all_of, contains_text, one_of
 
 ENTITY = records.ACTIVITY
 NO_DUE_SORT = "9999-12-31"
@@ -93,9 +93,8 @@ class _Lookups:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def now_ms(now: datetime) -> datetime:
-    # MongoDB keeps milliseconds; truncating here keeps reads equal to writes on both engines.
-    return now.astimezone(UTC).replace(microsecond=now.microsecond // 1000 * 1000)
+# The sync's name for `clock.utc_ms`; it moves to that name with the sync issue.
+now_ms = utc_ms
 
 
 # ---------------------------------------------------------------------------- reading
@@ -150,27 +149,6 @@ def urgency_condition(urgencies: Sequence[str], today: str) -> dict[str, Any]:
         "upcoming": {**open_, "due_date": {"$gt": today}},
     }
     return {"$or": [by_urgency[u] for u in dict.fromkeys(urgencies)]}
-
-
-def all_of(conditions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    parts = [dict(c) for c in conditions if c]
-    if not parts:
-        return {}
-    return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-def one_of(field_name: str, values: Sequence[str]) -> dict[str, Any]:
-    """`field_name` equal to any of `values` (duplicates dropped); {} when there are none."""
-    unique = list(dict.fromkeys(values))
-    if not unique:
-        return {}
-    return {field_name: unique[0] if len(unique) == 1 else {"$in": unique}}
-
-
-def contains_text(q: str, fields: Sequence[str]) -> dict[str, Any]:
-    """Case-insensitive substring match; the text is escaped, never a pattern."""
-    pattern = re.escape(q)
-    return {"$or": [{f: {"$regex": pattern, "$options": "i"}} for f in fields]}
 
 
 def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, Any]]:
@@ -243,7 +221,7 @@ async def search_activities(
     conditions = filter_conditions(filters, today)
     page_conditions = list(conditions)
     if cursor:
-        page_conditions.append(keyset.after(keys, keyset.decode_cursor(cursor, sort, len(keys))))
+        page_conditions.append(after(keys, keyset.decode_cursor(cursor, sort, len(keys))))
     rows = await store.envelopes.find(
         user.tenant, ENTITY, all_of(page_conditions), sort=keys, limit=limit + 1
     )
@@ -266,7 +244,7 @@ def _stored_value(value: Any) -> Any:
     if isinstance(value, Related):
         return value.model_dump()
     if isinstance(value, datetime):
-        return now_ms(value)
+        return utc_ms(value)
     if isinstance(value, date | time):
         return value.isoformat()
     return value
@@ -384,7 +362,7 @@ async def build_new_activities(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Validated input → stored documents, with every default of the contract applied."""
-    now = now_ms(now)
+    now = utc_ms(now)
     caller_today = now.astimezone(zone(user.tz or settings.default_tz)).date()
     tenant_zone = zone(settings.default_tz)
     assignees = [p.user_id or user.sub for p in payloads]
@@ -431,7 +409,7 @@ async def create_activities(
 ) -> list[dict[str, Any]]:
     """All or nothing: everything was validated before this point; one insert command."""
     docs = await build_new_activities(store, user, payloads, settings=settings, now=now)
-    await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=now_ms(now))
+    await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=utc_ms(now))
     await reminders.sync_for_activities(store, user, docs, now=now)
     return docs
 
@@ -471,7 +449,7 @@ async def update_activity(
     """Read, merge, write conditionally on the version read; retried on a concurrent write
     unless the client pinned a version with If-Match."""
     expected = parse_if_match(if_match)
-    now = now_ms(now)
+    now = utc_ms(now)
     for _ in range(_MAX_ATTEMPTS):
         current = await _editable(store, user, activity_id)
         if expected is not None and current["version"] != expected:
@@ -541,7 +519,7 @@ async def delete_activity(
     store: Store, user: Principal, activity_id: str, *, now: datetime
 ) -> dict[str, Any]:
     """Soft delete: the envelope stays (for audit and sync) but no read returns it."""
-    now = now_ms(now)
+    now = utc_ms(now)
     for _ in range(_MAX_ATTEMPTS):
         current = await _editable(store, user, activity_id)
         deleted = await store.envelopes.update(

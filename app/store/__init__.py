@@ -13,10 +13,14 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from app.config import Settings
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
+from app.store.leases import Leases
+from app.store.notifications import Notifications
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
 
 __all__ = [
     "Envelopes",
+    "Leases",
+    "Notifications",
     "Store",
     "StoreUsage",
     "TimedCollection",
@@ -75,9 +79,27 @@ SERVING_INDEXES = [
     ),
 ]
 
+NOTIFICATION_INDEXES = [
+    # The delivery claim: due pending ones, and sending ones whose lease expired.
+    IndexModel([("status", A), ("next_attempt_at", A)], name="by_status_next_attempt"),
+    # A user's in-app list, newest first, with its tie-breaker (replaces by_user_send_at).
+    IndexModel([("tenant_id", A), ("user_id", A), ("send_at", D), ("id", D)], name="by_user_inbox"),
+    # An activity's reminders in order, and the writes that keep them in step (replaces
+    # by_activity).
+    IndexModel(
+        [("tenant_id", A), ("activity_id", A), ("send_at", A), ("user_id", A), ("id", A)],
+        name="by_activity_send_at",
+    ),
+    # The address an earlier reminder of the activity went to, latest first.
+    IndexModel(
+        [("tenant_id", A), ("activity_id", A), ("user_id", A), ("updated_at", D)],
+        name="by_activity_recipient",
+    ),
+]
+
 
 class Store:
-    """Owns the client and hands out timed collections."""
+    """Owns the client and hands out one repository per collection."""
 
     def __init__(self, client: Any, settings: Settings, *, embedded: bool) -> None:
         self.client = client
@@ -86,8 +108,8 @@ class Store:
         self.db = db
         self.envelopes = Envelopes(TimedCollection(db[settings.serving_collection]))
         self.sync_runs = TimedCollection(db["sync_runs"])
-        self.leases = TimedCollection(db["leases"])
-        self.notifications = TimedCollection(db["notifications"])
+        self.leases = Leases(TimedCollection(db["leases"]))
+        self.notifications = Notifications(TimedCollection(db["notifications"]))
 
     async def ping(self) -> None:
         async with timed("ping"):
@@ -99,16 +121,7 @@ class Store:
         await self.sync_runs.create_indexes(
             [IndexModel([("tenant_id", A), ("started_at", D)], name="by_tenant_started")]
         )
-        await self.notifications.create_indexes(
-            [
-                # The delivery claim: due pending ones, and sending ones whose lease expired.
-                IndexModel([("status", A), ("next_attempt_at", A)], name="by_status_next_attempt"),
-                IndexModel(
-                    [("tenant_id", A), ("user_id", A), ("send_at", D)], name="by_user_send_at"
-                ),
-                IndexModel([("tenant_id", A), ("activity_id", A)], name="by_activity"),
-            ]
-        )
+        await self.notifications.collection.create_indexes(NOTIFICATION_INDEXES)
 
     async def close(self) -> None:
         result = self.client.close()
