@@ -72,6 +72,8 @@ SERVING_INDEXES = [
         [("tenant_id", A), ("entity_type", A), ("source", A), ("serving_id", A)],
         name="by_source_serving_id",
     ),
+    # The sync's reads of every activity type or user of a tenant, in id order.
+    IndexModel([*_SCOPE, ("data.id", A)], name="by_id"),
     # The sync's sweep: active envelopes of a source not stamped by the latest full run.
     IndexModel(
         [("tenant_id", A), ("entity_type", A), ("source", A), ("is_active", A), ("sync_seq", A)],
@@ -119,7 +121,12 @@ class Store:
         """Idempotent: creating an existing index with the same spec is a no-op."""
         await self.envelopes.collection.create_indexes(SERVING_INDEXES)
         await self.sync_runs.create_indexes(
-            [IndexModel([("tenant_id", A), ("started_at", D)], name="by_tenant_started")]
+            # Newest runs first, with the tie-breaker of the run list (replaces by_tenant_started).
+            [
+                IndexModel(
+                    [("tenant_id", A), ("started_at", D), ("_id", D)], name="by_tenant_started_id"
+                )
+            ]
         )
         await self.notifications.collection.create_indexes(NOTIFICATION_INDEXES)
 
