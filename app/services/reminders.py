@@ -25,6 +25,9 @@ releases it when the lease expires. Retries go back to pending with a later `nex
 In-app: a notification is listed for its recipient once due (`send_at <= now`) in every status
 but cancelled. The in-app channel never waits for e-mail: a reminder whose e-mail is being
 retried, or failed, is still a reminder the user should see.
+
+This module decides; the notifications repository (`app/store/notifications.py`) turns each
+decision into its MongoDB commands.
 """
 
 from __future__ import annotations
