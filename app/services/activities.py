@@ -33,7 +33,7 @@ from app.services import records, reminders
 from app.services.auth import Principal
 from app.services.clock import local_to_utc, utc_ms, zone
 from app.store import Store
-from app.store.conditions import after, all_of, contains_text, one_of
+from app.store.conditions import after, all_of, contains_text, one_of, within
 
 ENTITY = records.ACTIVITY
 NO_DUE_SORT = "9999-12-31"
@@ -151,6 +151,10 @@ def urgency_condition(urgencies: Sequence[str], today: str) -> dict[str, Any]:
     return {"$or": [by_urgency[u] for u in dict.fromkeys(urgencies)]}
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
 def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, Any]]:
     conds = [
         one_of("type", filters.types),
@@ -166,20 +170,8 @@ def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, An
         conds.append({"contact_id": filters.contact_id})
     if filters.related:
         conds.append({"related.model": filters.related.model, "related.id": filters.related.id})
-    date_range: dict[str, str] = {}
-    if filters.date_from:
-        date_range["$gte"] = filters.date_from.isoformat()
-    if filters.date_to:
-        date_range["$lte"] = filters.date_to.isoformat()
-    if date_range:
-        conds.append({"date": date_range})
-    due_range: dict[str, str] = {}
-    if filters.due_before:
-        due_range["$lt"] = filters.due_before.isoformat()
-    if filters.due_after:
-        due_range["$gt"] = filters.due_after.isoformat()
-    if due_range:
-        conds.append({"due_date": due_range})
+    conds.append(within("date", gte=_iso(filters.date_from), lte=_iso(filters.date_to)))
+    conds.append(within("due_date", lt=_iso(filters.due_before), gt=_iso(filters.due_after)))
     if filters.urgency:
         conds.append(urgency_condition(filters.urgency, today))
     if filters.q:

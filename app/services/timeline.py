@@ -43,7 +43,7 @@ from app.services import cursor as keyset
 from app.services.auth import Principal
 from app.services.clock import utc_instant, utc_ms
 from app.store import Store
-from app.store.conditions import after, all_of, contains_text, one_of
+from app.store.conditions import after, all_of, contains_text, one_of, within
 
 ENTITY_TYPES = {"activity": records.ACTIVITY, "message": records.MESSAGE}
 SUMMARY_CHARS = 200
@@ -128,13 +128,14 @@ def timeline_query(filters: TimelineFilters) -> tuple[list[str], list[dict[str, 
         conds.append(one_of("user_id", filters.user_ids))
     if filters.source:
         conds.append({"source": filters.source})
-    window: dict[str, datetime] = {}
-    if filters.since:
-        window["$gte"] = utc_instant(filters.since)
-    if filters.until:
-        window["$lt"] = utc_instant(filters.until)
+    since, until = filters.since, filters.until
+    window = within(
+        "occurred_at",
+        gte=utc_instant(since) if since else None,
+        lt=utc_instant(until) if until else None,
+    )
     if window:
-        conds.append({"occurred_at": window})
+        conds.append(window)
     if filters.q:
         conds.append(contains_text(filters.q, ("subject", "description", "body_text")))
     return [ENTITY_TYPES[k] for k in kinds], conds

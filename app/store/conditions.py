@@ -31,6 +31,13 @@ def one_of(field_name: str, values: Sequence[str]) -> dict[str, Any]:
     return {field_name: unique[0] if len(unique) == 1 else {"$in": unique}}
 
 
+def within(field_name: str, **bounds: Any) -> dict[str, Any]:
+    """`field_name` within the bounds given (`gt`, `gte`, `lt`, `lte`; None is no bound);
+    {} when there is none."""
+    limits = {f"${op}": value for op, value in bounds.items() if value is not None}
+    return {field_name: limits} if limits else {}
+
+
 def contains_text(q: str, fields: Sequence[str]) -> dict[str, Any]:
     """Case-insensitive substring match; the text is escaped, never a pattern."""
     pattern = re.escape(q)
