@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.config import Settings
 from app.errors import ValidationFailed
-from app.schemas.common import TimeZoneName
+from app.schemas.common import Related, TimeZoneName, parse_related_ref
 from app.services.auth import Principal, require_roles, verify_token
 from app.services.clock import Clock, request_zone
 from app.services.sync import SyncRunner
@@ -97,6 +97,16 @@ async def reject_operator_params(request: Request) -> None:
                 loc=("query", key),
                 msg="operator-like parameters are not accepted",
             )
+
+
+def related_query(value: str | None, loc: str = "related") -> Related | None:
+    """A `model,id` query value (e.g. `related=sale.opportunity,123`); 422 at `query.<loc>`."""
+    if value is None:
+        return None
+    try:
+        return parse_related_ref(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), loc=("query", loc)) from exc
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -29,11 +29,11 @@ from app.routers import (
     timeline,
     webhooks,
 )
-from app.services import reminders
+from app.services import leases, reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
 from app.services.event_stream import EventReader
-from app.services.scheduler import JobScheduler, app_jobs, worker_id
+from app.services.scheduler import JobScheduler, app_jobs
 from app.services.sync import SyncRunner
 from app.store import Store, open_store
 
@@ -101,7 +101,7 @@ def create_app(
                     settings,
                     app_clock,
                     email=reminders.email_channel(settings),
-                    owner=worker_id(),
+                    owner=leases.holder_id(),
                     sync=sync_runner,
                     webhook_http=webhook_http,
                 ),

@@ -20,6 +20,9 @@ from app.services.clock import FrozenClock
 from app.store import Store, open_store
 from tests.smtp import SmtpServer, running_smtp_server
 
+# Every query the app issues in the session is checked against the declared indexes at its end.
+pytest_plugins = ["tests.index_coverage"]
+
 JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
 FROZEN_AT = datetime(2026, 1, 20, 10, 0, tzinfo=UTC)
 

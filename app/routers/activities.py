@@ -8,8 +8,15 @@ from fastapi import APIRouter, Depends, Header, Path, Response, status
 from pydantic import StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from app.deps import ClockDep, CurrentUser, QueryModel, RequestZone, SettingsDep, StoreDep
-from app.errors import ValidationFailed
+from app.deps import (
+    ClockDep,
+    CurrentUser,
+    QueryModel,
+    RequestZone,
+    SettingsDep,
+    StoreDep,
+    related_query,
+)
 from app.routers import JSONBytesResponse
 from app.schemas.activity import (
     ActivityBatchCreate,
@@ -21,11 +28,7 @@ from app.schemas.activity import (
     ActivityUpdate,
     BatchCreated,
 )
-from app.schemas.common import (
-    Related,
-    parse_related_ref,
-    problem_responses,
-)
+from app.schemas.common import problem_responses
 from app.services import activities
 from app.services.clock import today_in
 
@@ -37,15 +40,6 @@ IfMatch = Annotated[str, StringConstraints(pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$
 
 def _etag(version: int) -> str:
     return f'"{version}"'
-
-
-def related_param(value: str | None, loc: str = "related") -> Related | None:
-    if value is None:
-        return None
-    try:
-        return parse_related_ref(value)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), loc=("query", loc)) from exc
 
 
 @router.post(
@@ -115,7 +109,7 @@ async def search_activities(
         priority=query.priority or (),
         source=query.source,
         contact_id=query.contact_id,
-        related=related_param(query.related),
+        related=related_query(query.related),
         date_from=query.date_from,
         date_to=query.date_to,
         due_before=query.due_before,

@@ -7,15 +7,17 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path
 
-from app.deps import ClockDep, CurrentUser, QueryModel, RequestZone, SettingsDep, StoreDep
-from app.errors import ValidationFailed
-from app.routers import ModelJSONResponse
-from app.schemas.common import (
-    RECORD_ID_PATTERN,
-    RelatedModel,
-    parse_related_ref,
-    problem_responses,
+from app.deps import (
+    ClockDep,
+    CurrentUser,
+    QueryModel,
+    RequestZone,
+    SettingsDep,
+    StoreDep,
+    related_query,
 )
+from app.routers import ModelJSONResponse
+from app.schemas.common import RECORD_ID_PATTERN, RelatedModel, problem_responses
 from app.schemas.timeline import (
     GlobalTimelineQuery,
     MessagePage,
@@ -89,13 +91,8 @@ async def read_timeline(
     zone: RequestZone,
 ) -> ModelJSONResponse:
     """Activities and Odoo chatter messages in one chronological stream."""
-    related = None
-    if query.related is not None:
-        try:
-            ref = parse_related_ref(query.related)
-        except ValueError as exc:
-            raise ValidationFailed(str(exc), loc=("query", "related")) from exc
-        related = (ref.model, ref.id)
+    ref = related_query(query.related)
+    related = (ref.model, ref.id) if ref is not None else None
     return await _timeline_page(store, user, query, related, zone, clock)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -17,29 +17,25 @@ from pydantic import (
     WithJsonSchema,
 )
 
+# Each enum of the contract once, as a Literal; the tuple of its values is derived from it.
 ActivityType = Literal["email", "whatsapp", "call", "meeting", "note", "event", "task"]
-ACTIVITY_TYPES: tuple[str, ...] = ("email", "whatsapp", "call", "meeting", "note", "event", "task")
+ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
 ActivityState = Literal["new", "in_progress", "done", "waiting", "deferred"]
-ACTIVITY_STATES: tuple[str, ...] = ("new", "in_progress", "done", "waiting", "deferred")
+ACTIVITY_STATES: tuple[str, ...] = get_args(ActivityState)
 Priority = Literal["high", "normal", "low"]
-PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
+PRIORITIES: tuple[str, ...] = get_args(Priority)
 Source = Literal["local", "odoo"]
-SOURCES: tuple[str, ...] = ("local", "odoo")
+SOURCES: tuple[str, ...] = get_args(Source)
 Urgency = Literal["overdue", "today", "upcoming", "no_due_date", "done"]
-URGENCIES: tuple[str, ...] = ("overdue", "today", "upcoming", "no_due_date", "done")
+URGENCIES: tuple[str, ...] = get_args(Urgency)
 RelatedModel = Literal["sale.opportunity", "sale.quot", "sale.order", "crm.lead", "res.partner"]
-RELATED_MODELS: tuple[str, ...] = (
-    "sale.opportunity",
-    "sale.quot",
-    "sale.order",
-    "crm.lead",
-    "res.partner",
-)
+RELATED_MODELS: tuple[str, ...] = get_args(RelatedModel)
 
 RECORD_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 _RECORD_ID = re.compile(RECORD_ID_PATTERN)
+# `model,id`: one of RELATED_MODELS, a comma, a record id.
 RELATED_REF_PATTERN = (
-    r"^(sale\.opportunity|sale\.quot|sale\.order|crm\.lead|res\.partner),[A-Za-z0-9_.-]{1,64}$"
+    "^(" + "|".join(re.escape(m) for m in RELATED_MODELS) + ")," + RECORD_ID_PATTERN.lstrip("^")
 )
 # A wall-clock time: no offset (JSON Schema's "time" format demands one, so it is a pattern).
 WALL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"

@@ -10,10 +10,9 @@ Nothing time-dependent (urgency, days overdue) is stored: it is computed per req
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,8 +32,9 @@ from app.schemas.common import Related
 from app.services import cursor as keyset
 from app.services import events, followups, records, reminders
 from app.services.auth import Principal
-from app.services.clock import local_to_utc, zone
+from app.services.clock import local_to_utc, utc_ms, zone
 from app.store import Store
+from app.store.conditions import after, all_of, contains_text, one_of, within
 
 ENTITY = records.ACTIVITY
 NO_DUE_SORT = "9999-12-31"
@@ -95,9 +95,8 @@ class _Lookups:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def now_ms(now: datetime) -> datetime:
-    # MongoDB keeps milliseconds; truncating here keeps reads equal to writes on both engines.
-    return now.astimezone(UTC).replace(microsecond=now.microsecond // 1000 * 1000)
+# The sync's name for `clock.utc_ms`; it moves to that name with the sync issue.
+now_ms = utc_ms
 
 
 # ---------------------------------------------------------------------------- reading
@@ -154,25 +153,8 @@ def urgency_condition(urgencies: Sequence[str], today: str) -> dict[str, Any]:
     return {"$or": [by_urgency[u] for u in dict.fromkeys(urgencies)]}
 
 
-def all_of(conditions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    parts = [dict(c) for c in conditions if c]
-    if not parts:
-        return {}
-    return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-def one_of(field_name: str, values: Sequence[str]) -> dict[str, Any]:
-    """`field_name` equal to any of `values` (duplicates dropped); {} when there are none."""
-    unique = list(dict.fromkeys(values))
-    if not unique:
-        return {}
-    return {field_name: unique[0] if len(unique) == 1 else {"$in": unique}}
-
-
-def contains_text(q: str, fields: Sequence[str]) -> dict[str, Any]:
-    """Case-insensitive substring match; the text is escaped, never a pattern."""
-    pattern = re.escape(q)
-    return {"$or": [{f: {"$regex": pattern, "$options": "i"}} for f in fields]}
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, Any]]:
@@ -190,20 +172,8 @@ def filter_conditions(filters: ActivityFilters, today: str) -> list[dict[str, An
         conds.append({"contact_id": filters.contact_id})
     if filters.related:
         conds.append({"related.model": filters.related.model, "related.id": filters.related.id})
-    date_range: dict[str, str] = {}
-    if filters.date_from:
-        date_range["$gte"] = filters.date_from.isoformat()
-    if filters.date_to:
-        date_range["$lte"] = filters.date_to.isoformat()
-    if date_range:
-        conds.append({"date": date_range})
-    due_range: dict[str, str] = {}
-    if filters.due_before:
-        due_range["$lt"] = filters.due_before.isoformat()
-    if filters.due_after:
-        due_range["$gt"] = filters.due_after.isoformat()
-    if due_range:
-        conds.append({"due_date": due_range})
+    conds.append(within("date", gte=_iso(filters.date_from), lte=_iso(filters.date_to)))
+    conds.append(within("due_date", lt=_iso(filters.due_before), gt=_iso(filters.due_after)))
     if filters.urgency:
         conds.append(urgency_condition(filters.urgency, today))
     if filters.q:
@@ -247,7 +217,7 @@ async def search_activities(
     conditions = filter_conditions(filters, today)
     page_conditions = list(conditions)
     if cursor:
-        page_conditions.append(keyset.after(keys, keyset.decode_cursor(cursor, sort, len(keys))))
+        page_conditions.append(after(keys, keyset.decode_cursor(cursor, sort, len(keys))))
     rows = await store.envelopes.find(
         user.tenant, ENTITY, all_of(page_conditions), sort=keys, limit=limit + 1
     )
@@ -270,7 +240,7 @@ def _stored_value(value: Any) -> Any:
     if isinstance(value, BaseModel):  # related, next_activity
         return value.model_dump()
     if isinstance(value, datetime):
-        return now_ms(value)
+        return utc_ms(value)
     if isinstance(value, date | time):
         return value.isoformat()
     return value
@@ -398,7 +368,7 @@ async def build_new_activities(
 ) -> list[dict[str, Any]]:
     """Validated input → stored documents, with every default of the contract applied;
     `ids` (one per payload) replace the generated ones (deterministic follow-up ids)."""
-    now = now_ms(now)
+    now = utc_ms(now)
     caller_today = now.astimezone(zone(user.tz or settings.default_tz)).date()
     tenant_zone = zone(settings.default_tz)
     assignees = [p.user_id or user.sub for p in payloads]
@@ -460,7 +430,7 @@ async def insert_activities(
     now: datetime,
 ) -> None:
     """Store built activities in one insert command, then their reminders and change events."""
-    await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=now_ms(now))
+    await store.envelopes.insert_many(user.tenant, ENTITY, "local", docs, now=utc_ms(now))
     await reminders.sync_for_activities(store, user, docs, now=now)
     await events.record_activities(
         store, user.tenant, "created", docs, now=now, tz=settings.default_tz
@@ -502,7 +472,7 @@ async def update_activity(
     """Read, merge, write conditionally on the version read; retried on a concurrent write
     unless the client pinned a version with If-Match."""
     expected = parse_if_match(if_match)
-    now = now_ms(now)
+    now = utc_ms(now)
     for _ in range(_MAX_ATTEMPTS):
         current = await _editable(store, user, activity_id)
         if expected is not None and current["version"] != expected:
@@ -580,7 +550,7 @@ async def delete_activity(
     store: Store, user: Principal, activity_id: str, *, now: datetime
 ) -> dict[str, Any]:
     """Soft delete: the envelope stays (for audit and sync) but no read returns it."""
-    now = now_ms(now)
+    now = utc_ms(now)
     for _ in range(_MAX_ATTEMPTS):
         current = await _editable(store, user, activity_id)
         deleted = await store.envelopes.update(

@@ -84,6 +84,15 @@ def utc_instant(value: datetime) -> datetime:
         return edge.replace(tzinfo=UTC)
 
 
+def utc_ms(value: datetime) -> datetime:
+    """An aware datetime as UTC, cut to the milliseconds MongoDB keeps: what is written then
+    reads back equal on both engines, and ids and cursors built from it stay valid."""
+    if value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # already what would be stored (the connector's values, the frozen clock)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def iso_date(day: date) -> str:
     return day.isoformat()
 

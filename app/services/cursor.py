@@ -1,8 +1,9 @@
-"""Keyset pagination: opaque cursors and the filter that resumes after one.
+"""Keyset pagination: opaque cursors naming the row a page ended at.
 
 A page is sorted by a list of keys whose last one is unique (the entity id), so "after the last
-item of the previous page" is exact: no duplicates or omissions across pages, even with many equal
-sort values, and rows inserted meanwhile never shift the pages already walked.
+item of the previous page" (`app.store.conditions.after`) is exact: no duplicates or omissions
+across pages, even with many equal sort values, and rows inserted meanwhile never shift the
+pages already walked.
 """
 
 from __future__ import annotations
@@ -57,16 +58,6 @@ def decode_cursor(cursor: str, scope: str, width: int) -> list[Any]:
             loc=("query", "cursor"),
             msg="invalid cursor",
         ) from exc
-
-
-def after(keys: SortKeys, values: Sequence[Any]) -> dict[str, Any]:
-    """The filter for rows strictly after `values` in the order given by `keys`."""
-    branches: list[dict[str, Any]] = []
-    for i, (field, direction) in enumerate(keys):
-        branch = {keys[j][0]: values[j] for j in range(i)}
-        branch[field] = {"$gt" if direction > 0 else "$lt": values[i]}
-        branches.append(branch)
-    return {"$or": branches}
 
 
 def sort_values(item: dict[str, Any], keys: SortKeys) -> list[Any]:

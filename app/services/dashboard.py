@@ -27,6 +27,7 @@ from app.services import activities, records
 from app.services.auth import Principal
 from app.services.clock import today_in
 from app.store import Store
+from app.store.conditions import all_of, one_of
 
 ENTITY = records.ACTIVITY
 WEEK_DAYS = 7
@@ -43,7 +44,7 @@ BREAKDOWNS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def owner_condition(user: Principal, user_id: str | None) -> dict[str, Any]:
     """`user_id=me|<id>` as a condition; absent = the whole tenant."""
-    return activities.one_of("user_id", user.user_ids(user_id))
+    return one_of("user_id", user.user_ids(user_id))
 
 
 def _bucket_expression(today: str) -> dict[str, Any]:
@@ -149,8 +150,8 @@ async def agenda(
     # `due_sort` equals `due_date` whenever there is one (and is "9999-12-31" otherwise, never
     # today nor before it), so these conditions mean the contract's `due_date` ones while
     # walking the indexes that end with the sort's tie-breakers.
-    due_today = activities.all_of([scope, is_open, {"$or": [{"date": today}, {"due_sort": today}]}])
-    overdue = activities.all_of([scope, is_open, {"due_sort": {"$lt": today}}])
+    due_today = all_of([scope, is_open, {"$or": [{"date": today}, {"due_sort": today}]}])
+    overdue = all_of([scope, is_open, {"due_sort": {"$lt": today}}])
     today_rows = await store.envelopes.find(
         user.tenant,
         ENTITY,

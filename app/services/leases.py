@@ -1,12 +1,8 @@
-"""Leases: at most one holder of a named piece of work across replicas, taken over on expiry.
+"""Who holds leases in this process, and the lease calls as the sync makes them.
 
-A lease is one document in `store.leases`, keyed by its name (e.g. `"acme:sync"`). It is claimed
-with one atomic `find_one_and_update` that only matches when the lease is free or expired, so
-two replicas can never both win. The holder renews it while it works and releases it at the end;
-a holder that dies simply stops renewing, and the lease can be taken over once it expires.
-
-The document may carry the holder's durable state too (the sync keeps its watermarks there):
-`renew` writes it fenced by the owner, so a holder that lost its lease can no longer change it.
+The leases themselves live in the store (`app/store/leases.py`: `store.leases.acquire`, `renew`,
+`release`, `holder`). `holder_id` names this process wherever it claims work: the sync lease and
+the reminder delivery claims alike.
 """
 
 from __future__ import annotations
@@ -14,92 +10,18 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from app.store import TimedCollection
-
-# `expires_at` of a lease nobody holds: always in the past.
-FREE = datetime(1970, 1, 1, tzinfo=UTC)
+from app.store.leases import Leases
 
 
 def holder_id() -> str:
-    """Who holds leases in this process: unique per process, readable in the data."""
+    """Who holds leases and claims in this process: unique per process, readable in the data."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-async def acquire(
-    leases: TimedCollection,
-    key: str,
-    *,
-    owner: str,
-    ttl_seconds: float,
-    now: datetime,
-    on_insert: Mapping[str, Any] | None = None,
-    claim: Mapping[str, Any] | None = None,
-    increment: Mapping[str, int] | None = None,
-) -> dict[str, Any] | None:
-    """Claim the lease `key` for `owner`; the lease document after the claim, or None when
-    someone else holds an unexpired lease.
-
-    Args:
-        on_insert: fields of a lease document created by this call (e.g. the tenant).
-        claim: fields set by a successful claim (e.g. the run it is for).
-        increment: counters incremented by a successful claim (e.g. a run sequence number).
-    """
-    # Make sure the document exists (an `_id`-keyed upsert: idempotent, safe to race), so the
-    # claim below is a plain conditional update that can never insert a second holder.
-    await leases.update_one(
-        {"_id": key},
-        {"$setOnInsert": {**(on_insert or {}), "owner": None, "expires_at": FREE}},
-        upsert=True,
-    )
-    update: dict[str, Any] = {
-        "$set": {
-            **(claim or {}),
-            "owner": owner,
-            "acquired_at": now,
-            "expires_at": now + timedelta(seconds=ttl_seconds),
-        }
-    }
-    if increment:
-        update["$inc"] = dict(increment)
-    return await leases.find_one_and_update({"_id": key, "expires_at": {"$lte": now}}, update)
-
-
-async def renew(
-    leases: TimedCollection,
-    key: str,
-    *,
-    owner: str,
-    ttl_seconds: float,
-    now: datetime,
-    changes: Mapping[str, Any] | None = None,
-) -> bool:
-    """Extend the lease and write `changes` with it, only if `owner` still holds it."""
-    matched = await leases.update_one(
-        {"_id": key, "owner": owner},
-        {"$set": {**(changes or {}), "expires_at": now + timedelta(seconds=ttl_seconds)}},
-    )
-    return matched > 0
-
-
-async def release(
-    leases: TimedCollection,
-    key: str,
-    *,
-    owner: str,
-    changes: Mapping[str, Any] | None = None,
-) -> bool:
-    """Free the lease (writing `changes`) if `owner` still holds it."""
-    matched = await leases.update_one(
-        {"_id": key, "owner": owner},
-        {"$set": {**(changes or {}), "owner": None, "expires_at": FREE}},
-    )
-    return matched > 0
-
-
-async def holder(leases: TimedCollection, key: str) -> dict[str, Any] | None:
-    """The lease document as it is now (who holds it, and any state it carries)."""
-    return await leases.find_one({"_id": key})
+# The sync calls the lease operations with the repository as first argument: the repository's
+# own methods, unbound. The sync issue switches it to `store.leases.<method>` and drops these.
+acquire = Leases.acquire
+renew = Leases.renew
+release = Leases.release
+holder = Leases.holder

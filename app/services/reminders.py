@@ -25,6 +25,9 @@ releases it when the lease expires. Retries go back to pending with a later `nex
 In-app: a notification is listed for its recipient once due (`send_at <= now`) in every status
 but cancelled. The in-app channel never waits for e-mail: a reminder whose e-mail is being
 retried, or failed, is still a reminder the user should see.
+
+This module decides; the notifications repository (`app/store/notifications.py`) turns each
+decision into its MongoDB commands.
 """
 
 from __future__ import annotations
@@ -43,8 +46,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from pymongo.operations import UpdateMany, UpdateOne
-
 from app.config import Settings
 from app.connectors.smtp import Mailer, MailError, MailRejected, SmtpMailer
 from app.errors import NotificationNotFound
@@ -52,32 +53,31 @@ from app.schemas.notification import NotificationPage, NotificationRead
 from app.services import cursor as keyset
 from app.services import events, records
 from app.services.auth import Principal
-from app.services.clock import Clock
-from app.store import Store, envelope_id
-from app.store.collection import WriteOp
+from app.services.clock import Clock, utc_ms
+from app.store import Store
+from app.store.notifications import (
+    CANCELLED,
+    FAILED,
+    IN_APP_ORDER,
+    PENDING,
+    SENDING,
+    SENT,
+    ActivityReminders,
+    Recipient,
+)
 
 logger = logging.getLogger("app.reminders")
 
-PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
-# Every status the in-app channel shows (once due): all but cancelled.
-IN_APP_STATUSES = [PENDING, SENDING, SENT, FAILED]
 NOTIFS_PER_ACTIVITY = 200
 _KNOWN_EMAILS_LIMIT = 500
 # One plain address: no list separator, quoting or comment that could add or hide a recipient.
 _ATOM = r"[^@\s,;:<>()\[\]\\\"]+"
 _EMAIL = re.compile(rf"^{_ATOM}@{_ATOM}\.{_ATOM}$")
-_LIST_KEYS = [("send_at", -1), ("id", -1)]
 _LIST_SCOPE = "notifications"
 
 
-def _ms(at: datetime) -> datetime:
-    # MongoDB keeps milliseconds: truncate so ids and reads agree with what was written.
-    at = at.astimezone(UTC)
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
 def notification_id(activity_id: str, recipient: str, send_at: datetime) -> str:
-    key = f"{activity_id}\x1f{recipient}\x1f{_ms(send_at).isoformat(timespec='milliseconds')}"
+    key = f"{activity_id}\x1f{recipient}\x1f{utc_ms(send_at).isoformat(timespec='milliseconds')}"
     return f"ntf_{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
@@ -145,121 +145,34 @@ async def sync_for_activities(
     ]
     if not relevant:
         return
-    now = _ms(now)
+    now = utc_ms(now)
     emails = await _recipient_emails(store, actor, relevant, fresh=fresh)
-    ops: list[WriteOp] = []
-    for activity in relevant:
-        ops.extend(_sync_ops(actor.tenant, activity, emails, now=now, fresh=fresh))
-    await store.notifications.bulk_write(ops, ordered=True)
+    wanted = [_wanted(actor.tenant, activity, emails) for activity in relevant]
+    await store.notifications.keep_in_step(wanted, now=now, fresh=fresh)
     if not fresh:
         await _cancel_superseded(store, actor.tenant, relevant, now=now)
 
 
-def _sync_ops(
-    tenant: str,
-    activity: Mapping[str, Any],
-    emails: Mapping[tuple[str, str], str | None],
-    *,
-    now: datetime,
-    fresh: bool,
-) -> list[WriteOp]:
-    activity_id, version = activity["id"], activity["version"]
-    wanted: dict[str, tuple[str, str]] = {}
-    send_at = _ms(activity["notif_time"]) if wants_reminder(activity) else None
+def _wanted(
+    tenant: str, activity: Mapping[str, Any], emails: Mapping[tuple[str, str], str | None]
+) -> ActivityReminders:
+    """The reminders `activity` wants: one per recipient at `notif_time`, or none."""
+    activity_id = activity["id"]
+    send_at = utc_ms(activity["notif_time"]) if wants_reminder(activity) else None
+    recipients: dict[str, Recipient] = {}
     if send_at is not None:
-        for recipient in recipients_of(activity):
-            nid = notification_id(activity_id, recipient, send_at)
-            wanted[envelope_id(tenant, nid)] = (nid, recipient)
-    title = f"Reminder: {activity['subject']}"
-    snapshot = _snapshot(activity)
-    ops: list[WriteOp] = []
-    for key, (nid, recipient) in wanted.items():
-        assert send_at is not None
-        email = emails.get((activity_id, recipient))
-        ops.append(
-            UpdateOne(
-                {"_id": key},
-                {
-                    "$setOnInsert": {
-                        "id": nid,
-                        "tenant_id": tenant,
-                        "activity_id": activity_id,
-                        "user_id": recipient,
-                        "title": title,
-                        "send_at": send_at,
-                        "next_attempt_at": send_at,
-                        "status": PENDING,
-                        "read": False,
-                        "read_at": None,
-                        "sent_at": None,
-                        "attempts": 0,
-                        "last_error": None,
-                        "claimed_by": None,
-                        "lease_until": None,
-                        "cancel_requested": False,
-                        "channels": [],
-                        "email": email,
-                        "activity": snapshot,
-                        "activity_version": version,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                },
-                upsert=True,
-            )
-        )
-        if fresh:
-            continue
-        no_newer = {"_id": key, "activity_version": {"$lte": version}}
-        # An address learned earlier (e.g. from the recipient's own token) is kept, not nulled.
-        current = {
-            "title": title,
-            "activity": snapshot,
-            "activity_version": version,
-            "updated_at": now,
-            **({"email": email} if email else {}),
-        }
-        ops.append(UpdateOne({**no_newer, "status": PENDING}, {"$set": current}))
-        revived = {
-            **current,
-            "status": PENDING,
-            "next_attempt_at": send_at,
-            "attempts": 0,
-            "last_error": None,
-            "claimed_by": None,
-            "lease_until": None,
-            "cancel_requested": False,
-        }
-        ops.append(UpdateOne({**no_newer, "status": CANCELLED}, {"$set": revived}))
-        ops.append(
-            UpdateOne(
-                {**no_newer, "status": SENDING},
-                {"$set": {"cancel_requested": False, "activity_version": version}},
-            )
-        )
-    if not fresh:
-        others = {
-            "tenant_id": tenant,
-            "activity_id": activity_id,
-            "activity_version": {"$lte": version},
-            "_id": {"$nin": list(wanted)},
-        }
-        ops.extend(_cancel_ops(others, version, now))
-    return ops
-
-
-def _cancel_ops(where: Mapping[str, Any], version: int | None, now: datetime) -> list[WriteOp]:
-    """Cancel pending documents; ask the worker holding a `sending` one not to retry it."""
-    stamp: dict[str, Any] = {"updated_at": now}
-    if version is not None:
-        stamp["activity_version"] = version  # no older write can revive them afterwards
-    return [
-        UpdateMany(
-            {**where, "status": PENDING},
-            {"$set": {**stamp, "status": CANCELLED, "cancelled_at": now}},
-        ),
-        UpdateMany({**where, "status": SENDING}, {"$set": {**stamp, "cancel_requested": True}}),
-    ]
+        for user_id in recipients_of(activity):
+            nid = notification_id(activity_id, user_id, send_at)
+            recipients[nid] = Recipient(nid, user_id, emails.get((activity_id, user_id)))
+    return ActivityReminders(
+        tenant_id=tenant,
+        activity_id=activity_id,
+        version=activity["version"],
+        title=f"Reminder: {activity['subject']}",
+        snapshot=_snapshot(activity),
+        send_at=send_at,
+        recipients=list(recipients.values()),
+    )
 
 
 async def _cancel_superseded(
@@ -270,17 +183,17 @@ async def _cancel_superseded(
     the newer write's own sync (before or after this) keeps what it wants."""
     found = await store.envelopes.get_many(tenant, records.ACTIVITY, [a["id"] for a in written])
     latest = {a["id"]: a["version"] for a in found}
-    ops: list[WriteOp] = []
+    superseded: dict[str, int | None] = {}
     for activity in written:
         current = latest.get(activity["id"])
-        scope = {"tenant_id": tenant, "activity_id": activity["id"]}
         if current is None and not activity.get("deleted_at"):
-            ops.extend(_cancel_ops(scope, None, now))  # deleted by someone else meanwhile
+            superseded[activity["id"]] = None  # deleted by someone else meanwhile
         elif current is not None and current > activity["version"]:
-            ops.extend(_cancel_ops({**scope, "activity_version": {"$lt": current}}, current, now))
-    if ops:
-        logger.info("reminder sync overtaken by a newer edit", extra={"ops": len(ops)})
-        await store.notifications.bulk_write(ops, ordered=True)
+            superseded[activity["id"]] = current
+    if superseded:
+        # Two writes (pending, sending) per activity, as the log has always counted them.
+        logger.info("reminder sync overtaken by a newer edit", extra={"ops": 2 * len(superseded)})
+        await store.notifications.cancel_superseded(tenant, superseded, now=now)
 
 
 async def _recipient_emails(
@@ -311,16 +224,11 @@ async def _recipient_emails(
                 emails[(activity_id, recipient)] = by_recipient[recipient]
     missing = [pair for pair, email in emails.items() if email is None]
     if missing and not fresh:
-        earlier = await store.notifications.find(
-            {
-                "tenant_id": actor.tenant,
-                "activity_id": {"$in": sorted({a for a, _ in missing})},
-                "user_id": {"$in": sorted({r for _, r in missing})},
-                "email": {"$type": "string"},
-            },
-            sort=[("updated_at", -1)],
+        earlier = await store.notifications.known_emails(
+            actor.tenant,
+            sorted({a for a, _ in missing}),
+            sorted({r for _, r in missing}),
             limit=_KNOWN_EMAILS_LIMIT,
-            projection={"activity_id": 1, "user_id": 1, "email": 1},
         )
         for doc in earlier:
             pair = (doc["activity_id"], doc["user_id"])
@@ -341,11 +249,7 @@ async def notifications_of_activity(
     store: Store, tenant: str, activity_id: str
 ) -> list[NotificationRead]:
     """The activity's reminders (all but cancelled ones), by time then recipient; bounded."""
-    docs = await store.notifications.find(
-        {"tenant_id": tenant, "activity_id": activity_id, "status": {"$ne": CANCELLED}},
-        sort=[("send_at", 1), ("user_id", 1), ("id", 1)],
-        limit=NOTIFS_PER_ACTIVITY,
-    )
+    docs = await store.notifications.of_activity(tenant, activity_id, limit=NOTIFS_PER_ACTIVITY)
     return [to_read(d) for d in docs]
 
 
@@ -359,36 +263,27 @@ async def list_mine(
     cursor: str | None = None,
 ) -> NotificationPage:
     """The caller's in-app notifications (any of their identities) that are due, newest first."""
-    where: dict[str, Any] = {
-        "tenant_id": user.tenant,
-        "user_id": {"$in": list(user.identities)},
-        "send_at": {"$lte": _ms(now)},
-        "status": {"$in": IN_APP_STATUSES},
-    }
-    if unread:
-        where["read"] = False
-    if cursor:
-        values = keyset.decode_cursor(cursor, _LIST_SCOPE, len(_LIST_KEYS))
-        where = {"$and": [where, keyset.after(_LIST_KEYS, values)]}
-    docs = await store.notifications.find(where, sort=_LIST_KEYS, limit=limit + 1)
+    after = keyset.decode_cursor(cursor, _LIST_SCOPE, len(IN_APP_ORDER)) if cursor else None
+    docs = await store.notifications.due_for(
+        user.tenant,
+        user.identities,
+        now=utc_ms(now),
+        unread_only=unread,
+        after_values=after,
+        limit=limit + 1,
+    )
     next_cursor = None
     if len(docs) > limit:
         docs = docs[:limit]
-        next_cursor = keyset.encode_cursor(_LIST_SCOPE, keyset.sort_values(docs[-1], _LIST_KEYS))
+        next_cursor = keyset.encode_cursor(_LIST_SCOPE, keyset.sort_values(docs[-1], IN_APP_ORDER))
     return NotificationPage(items=[to_read(d) for d in docs], next_cursor=next_cursor)
 
 
 async def mark_read(store: Store, user: Principal, notification_id: str, *, now: datetime) -> None:
     """Mark one of the caller's notifications read (idempotent); anyone else's is not found."""
-    matched = await store.notifications.update_one(
-        {
-            "_id": envelope_id(user.tenant, notification_id),
-            "tenant_id": user.tenant,
-            "user_id": {"$in": list(user.identities)},
-        },
-        {"$set": {"read": True, "read_at": _ms(now)}},
-    )
-    if not matched:
+    if not await store.notifications.mark_read(
+        user.tenant, notification_id, user.identities, now=utc_ms(now)
+    ):
         raise NotificationNotFound(notification_id)
 
 
@@ -528,23 +423,7 @@ async def claim_next(
     store: Store, *, owner: str, now: datetime, lease: timedelta
 ) -> dict[str, Any] | None:
     """Atomically take the most overdue deliverable notification, or None."""
-    now = _ms(now)
-    until = now + lease
-    return await store.notifications.find_one_and_update(
-        # A `sending` document's next_attempt_at is its lease_until: due again once expired.
-        {"status": {"$in": [PENDING, SENDING]}, "next_attempt_at": {"$lte": now}},
-        {
-            "$set": {
-                "status": SENDING,
-                "claimed_by": owner,
-                "claimed_at": now,
-                "lease_until": until,
-                "next_attempt_at": until,
-            },
-            "$inc": {"attempts": 1},
-        },
-        sort=[("next_attempt_at", 1)],
-    )
+    return await store.notifications.claim_due(utc_ms(now), owner, lease=lease)
 
 
 async def deliver_due(
@@ -585,20 +464,11 @@ async def _deliver(
     settings: Settings,
     stats: DeliveryStats,
 ) -> None:
-    mine = {"_id": doc["_id"], "status": SENDING, "claimed_by": owner}
     attempts, max_attempts = int(doc["attempts"]), settings.reminder_max_attempts
 
     async def finish(status: str, **fields: Any) -> bool:
-        done = await store.notifications.update_one(
-            mine,
-            {
-                "$set": {
-                    "status": status,
-                    "lease_until": None,
-                    "updated_at": _ms(clock.now()),
-                    **fields,
-                }
-            },
+        done = await store.notifications.finish(
+            doc, owner, status, now=utc_ms(clock.now()), **fields
         )
         if not done:
             stats.lost += 1
@@ -614,7 +484,7 @@ async def _deliver(
             stats.failed += 1
         return
     if doc.get("cancel_requested"):
-        if await finish(CANCELLED, cancelled_at=_ms(clock.now())):
+        if await finish(CANCELLED, cancelled_at=utc_ms(clock.now())):
             stats.cancelled += 1
         return
     if attempts == 1:  # first time due: the in-app reminder shows from now on
@@ -630,7 +500,7 @@ async def _deliver(
             if attempts >= max_attempts:
                 await _failed(finish, doc, f"{exc} (after {attempts} attempts)", stats)
                 return
-            await _retry_later(store, doc, mine, str(exc), clock=clock, settings=settings)
+            await _retry_later(store, doc, owner, str(exc), clock=clock, settings=settings)
             stats.retried += 1
             return
         except (ValueError, TypeError) as exc:  # a message that cannot be built: not weather
@@ -638,7 +508,7 @@ async def _deliver(
             return
         channels.append("email")
         stats.emailed += 1
-    if await finish(SENT, sent_at=_ms(clock.now()), channels=channels, last_error=None):
+    if await finish(SENT, sent_at=utc_ms(clock.now()), channels=channels, last_error=None):
         stats.sent += 1
 
 
@@ -656,13 +526,13 @@ async def _failed(
 async def _retry_later(
     store: Store,
     doc: Mapping[str, Any],
-    mine: Mapping[str, Any],
+    owner: str,
     reason: str,
     *,
     clock: Clock,
     settings: Settings,
 ) -> None:
-    now = _ms(clock.now())
+    now = utc_ms(clock.now())
     delay = timedelta(
         seconds=settings.reminder_retry_base_seconds * 2 ** (int(doc["attempts"]) - 1)
     )
@@ -670,12 +540,5 @@ async def _retry_later(
         "reminder e-mail deferred",
         extra={"notification_id": doc["id"], "reason": reason, "retry_in_s": delay.total_seconds()},
     )
-    released = {"claimed_by": None, "lease_until": None, "last_error": reason, "updated_at": now}
-    retried = await store.notifications.update_one(
-        {**mine, "cancel_requested": {"$ne": True}},
-        {"$set": {**released, "status": PENDING, "next_attempt_at": now + delay}},
-    )
-    if not retried:  # cancelled while we were trying: do not try again
-        await store.notifications.update_one(
-            mine, {"$set": {**released, "status": CANCELLED, "cancelled_at": now}}
-        )
+    # Cancelled while we were trying: the repository cancels it instead of retrying.
+    await store.notifications.retry_later(doc, owner, at=now + delay, reason=reason, now=now)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,11 +42,6 @@ class Job:
     interval_seconds: float
     # The first run happens at start-up (catch-up after downtime), then every interval.
     run_at_start: bool = True
-
-
-def worker_id() -> str:
-    """Who claims work in this process: unique per process, readable in the data."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def app_jobs(

@@ -22,11 +22,11 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from app.connectors.odoo.normalize import SanitizedHtml, html_to_text, sanitize_html
 from app.errors import ValidationFailed
+from app.schemas.chatter import SYSTEM_AUTHOR, SanitizedHtml, html_to_text, sanitize_html
 from app.schemas.common import RECORD_ID_PATTERN, RELATED_MODELS
 from app.schemas.timeline import (
     KINDS,
@@ -41,12 +41,12 @@ from app.schemas.timeline import (
 from app.services import activities, records
 from app.services import cursor as keyset
 from app.services.auth import Principal
-from app.services.clock import utc_instant
+from app.services.clock import utc_instant, utc_ms
 from app.store import Store
+from app.store.conditions import after, all_of, contains_text, one_of, within
 
 ENTITY_TYPES = {"activity": records.ACTIVITY, "message": records.MESSAGE}
 SUMMARY_CHARS = 200
-NO_AUTHOR = "System"
 _RECORD_ID = re.compile(RECORD_ID_PATTERN)
 
 
@@ -107,8 +107,8 @@ def timeline_query(filters: TimelineFilters) -> tuple[list[str], list[dict[str, 
     # Kind-specific conditions; `type` exists on activities only and `message_type` on
     # messages only (MessageDocument), which is what tells the kinds apart inside `data`.
     by_kind = {
-        "activity": activities.one_of("type", filters.types),
-        "message": activities.one_of("message_type", filters.message_types),
+        "activity": one_of("type", filters.types),
+        "message": one_of("message_type", filters.message_types),
     }
     if len(kinds) == 1 and by_kind[kinds[0]]:
         conds.append(by_kind[kinds[0]])
@@ -125,18 +125,19 @@ def timeline_query(filters: TimelineFilters) -> tuple[list[str], list[dict[str, 
         model, record_id = filters.related
         conds.append({"related.model": model, "related.id": record_id})
     if filters.user_ids:
-        conds.append(activities.one_of("user_id", filters.user_ids))
+        conds.append(one_of("user_id", filters.user_ids))
     if filters.source:
         conds.append({"source": filters.source})
-    window: dict[str, datetime] = {}
-    if filters.since:
-        window["$gte"] = utc_instant(filters.since)
-    if filters.until:
-        window["$lt"] = utc_instant(filters.until)
+    since, until = filters.since, filters.until
+    window = within(
+        "occurred_at",
+        gte=utc_instant(since) if since else None,
+        lt=utc_instant(until) if until else None,
+    )
     if window:
-        conds.append({"occurred_at": window})
+        conds.append(window)
     if filters.q:
-        conds.append(activities.contains_text(filters.q, ("subject", "description", "body_text")))
+        conds.append(contains_text(filters.q, ("subject", "description", "body_text")))
     return [ENTITY_TYPES[k] for k in kinds], conds
 
 
@@ -155,9 +156,9 @@ async def _page(
     scope = f"timeline:{order}"
     page_conds = list(conds)
     if cursor:
-        page_conds.append(keyset.after(keys, keyset.decode_cursor(cursor, scope, len(keys))))
+        page_conds.append(after(keys, keyset.decode_cursor(cursor, scope, len(keys))))
     rows = await store.envelopes.find(
-        tenant, entity_types, activities.all_of(page_conds), sort=keys, limit=limit + 1
+        tenant, entity_types, all_of(page_conds), sort=keys, limit=limit + 1
     )
     if len(rows) <= limit:
         return rows, None
@@ -233,7 +234,7 @@ async def read_messages(
     rows, next_cursor = await _page(
         store, user.tenant, entity_types, conds, order=order, limit=limit, cursor=cursor
     )
-    count = await store.envelopes.count(user.tenant, entity_types, activities.all_of(conds))
+    count = await store.envelopes.count(user.tenant, entity_types, all_of(conds))
     return MessagePage(
         messages=[MessageRead.model_validate(r) for r in rows],
         count=count,
@@ -272,13 +273,10 @@ def timeline_filters(
 # ---------------------------------------------------------------------------- stored messages
 
 
-def _utc_ms(value: datetime, name: str) -> datetime:
-    if value.tzinfo is UTC and not value.microsecond % 1000:
-        return value  # already UTC at milliseconds: what the connector gives for Odoo's values
+def _aware_utc_ms(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime (Odoo's naive values are UTC)")
-    # MongoDB keeps milliseconds: truncating here keeps cursors equal to stored values.
-    return activities.now_ms(value)
+    return utc_ms(value)
 
 
 def message_document(
@@ -310,9 +308,9 @@ def message_document(
         res_model, res_id: the record it is posted on (Odoo's `model`, `res_id`).
         date: when it was posted, aware (Odoo's naive datetimes are UTC).
         message_type: Odoo's message_type ("comment", "email", "notification", ...).
-        body: the HTML body; sanitized here with the connector's sanitizer unless it is the
-            connector's `SanitizedHtml` (what `sanitize_html` returns), so a stored body is safe
-            to render whoever built it.
+        body: the HTML body; sanitized here (`schemas.chatter.sanitize_html`) unless it is
+            already a `SanitizedHtml` (what that sanitizer returns), so a stored body is safe to
+            render whoever built it.
         body_text: the body as plain text; derived from the body when not given.
         record_name: the record's display name.
         subtype: the subtype's name ("Note", "Discussions", ...).
@@ -327,7 +325,7 @@ def message_document(
     Raises:
         ValueError: `date` or `updated_at` is naive.
     """
-    posted_at = _utc_ms(date, "date")
+    posted_at = _aware_utc_ms(date, "date")
     # Only the sanitizer makes a SanitizedHtml; any other string (or None) is cleaned here.
     clean = str(body) if type(body) is SanitizedHtml else str(sanitize_html(body or ""))
     record_id = None if res_id is None else str(res_id)
@@ -348,12 +346,12 @@ def message_document(
         message_type=message_type,
         subtype=subtype or None,
         author_id=str(author_id) if author_id else None,
-        author_name=author_name or NO_AUTHOR,
+        author_name=author_name or SYSTEM_AUTHOR,
         email_from=email_from or None,
         subject=subject or None,
         body=clean,
         body_text=html_to_text(clean) if body_text is None else body_text,
         related=related,
         user_id=f"odoo:{author_uid}" if author_uid else None,
-        updated_at=_utc_ms(updated_at, "updated_at") if updated_at else posted_at,
+        updated_at=_aware_utc_ms(updated_at, "updated_at") if updated_at else posted_at,
     )

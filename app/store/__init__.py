@@ -16,6 +16,8 @@ from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
 from app.store.events import EventLog
 from app.store.idempotency import IdempotencyKeys
+from app.store.leases import Leases
+from app.store.notifications import Notifications
 from app.store.plans import Plans
 from app.store.registered_records import RegisteredRecords
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
@@ -24,6 +26,8 @@ from app.store.webhooks import WebhookDeliveries, Webhooks
 __all__ = [
     "Envelopes",
     "EventLog",
+    "Leases",
+    "Notifications",
     "Store",
     "StoreUsage",
     "TimedCollection",
@@ -80,10 +84,30 @@ SERVING_INDEXES = [
         [("tenant_id", A), ("entity_type", A), ("source", A), ("serving_id", A)],
         name="by_source_serving_id",
     ),
+    # The sync's reads of every activity type or user of a tenant, in id order.
+    IndexModel([*_SCOPE, ("data.id", A)], name="by_id"),
     # The sync's sweep: active envelopes of a source not stamped by the latest full run.
     IndexModel(
         [("tenant_id", A), ("entity_type", A), ("source", A), ("is_active", A), ("sync_seq", A)],
         name="by_source_sync_seq",
+    ),
+]
+
+NOTIFICATION_INDEXES = [
+    # The delivery claim: due pending ones, and sending ones whose lease expired.
+    IndexModel([("status", A), ("next_attempt_at", A)], name="by_status_next_attempt"),
+    # A user's in-app list, newest first, with its tie-breaker (replaces by_user_send_at).
+    IndexModel([("tenant_id", A), ("user_id", A), ("send_at", D), ("id", D)], name="by_user_inbox"),
+    # An activity's reminders in order, and the writes that keep them in step (replaces
+    # by_activity).
+    IndexModel(
+        [("tenant_id", A), ("activity_id", A), ("send_at", A), ("user_id", A), ("id", A)],
+        name="by_activity_send_at",
+    ),
+    # The address an earlier reminder of the activity went to, latest first.
+    IndexModel(
+        [("tenant_id", A), ("activity_id", A), ("user_id", A), ("updated_at", D)],
+        name="by_activity_recipient",
     ),
 ]
 
@@ -105,7 +129,7 @@ EVENT_INDEXES = [
 
 
 class Store:
-    """Owns the client and hands out timed collections."""
+    """Owns the client and hands out one repository per collection."""
 
     def __init__(self, client: Any, settings: Settings, *, embedded: bool) -> None:
         self.client = client
@@ -114,8 +138,8 @@ class Store:
         self.db = db
         self.envelopes = Envelopes(TimedCollection(db[settings.serving_collection]))
         self.sync_runs = TimedCollection(db["sync_runs"])
-        self.leases = TimedCollection(db["leases"])
-        self.notifications = TimedCollection(db["notifications"])
+        self.leases = Leases(TimedCollection(db["leases"]))
+        self.notifications = Notifications(TimedCollection(db["notifications"]))
         self.registered_records = RegisteredRecords(self.envelopes.collection)
         self.plans = Plans(TimedCollection(db["plans"]))
         self.idempotency = IdempotencyKeys(TimedCollection(db["idempotency_keys"]))
@@ -135,18 +159,14 @@ class Store:
         """Idempotent: creating an existing index with the same spec is a no-op."""
         await self.envelopes.collection.create_indexes(SERVING_INDEXES)
         await self.sync_runs.create_indexes(
-            [IndexModel([("tenant_id", A), ("started_at", D)], name="by_tenant_started")]
-        )
-        await self.notifications.create_indexes(
+            # Newest runs first, with the tie-breaker of the run list (replaces by_tenant_started).
             [
-                # The delivery claim: due pending ones, and sending ones whose lease expired.
-                IndexModel([("status", A), ("next_attempt_at", A)], name="by_status_next_attempt"),
                 IndexModel(
-                    [("tenant_id", A), ("user_id", A), ("send_at", D)], name="by_user_send_at"
-                ),
-                IndexModel([("tenant_id", A), ("activity_id", A)], name="by_activity"),
+                    [("tenant_id", A), ("started_at", D), ("_id", D)], name="by_tenant_started_id"
+                )
             ]
         )
+        await self.notifications.collection.create_indexes(NOTIFICATION_INDEXES)
         await self.plans.collection.create_indexes(
             [IndexModel([("tenant_id", A), ("name", A), ("id", A)], name="by_tenant_name")]
         )

@@ -19,7 +19,8 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 from pymongo.operations import UpdateOne
 
-from app.store.collection import Sort, TimedCollection
+from app.store.collection import Sort
+from app.store.repository import Repository
 
 EntityTypes = str | Sequence[str]
 # Envelope field: the sequence number of the sync run that last upserted it.
@@ -58,12 +59,9 @@ def _data(envelope: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-class Envelopes:
+class Envelopes(Repository):
     """Typed access to the serving collection. Reads return the envelopes' `data` (plus
     `entity_type`); soft-deleted and inactive envelopes are invisible to every read."""
-
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
 
     async def get(self, tenant_id: str, entity_type: str, serving_id: str) -> dict[str, Any] | None:
         envelope = await self.collection.find_one(

@@ -1,12 +1,18 @@
-"""Per-request accounting of store commands: how many, and how long, measured in one place."""
+"""Per-request accounting of store commands: how many, and how long, measured in one place.
+
+Observers (`observe_commands`) also see what each command asked of its collection: the filters,
+the sort and the indexes created. The test suite records query shapes this way and checks them
+against the declared indexes (tests/index_coverage.py); nothing is described when no one looks.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 
@@ -39,8 +45,49 @@ def current_usage() -> StoreUsage | None:
     return _usage.get()
 
 
+@dataclass(frozen=True)
+class Command:
+    """What one store command asked of a collection."""
+
+    collection: str
+    operation: str
+    filters: tuple[Mapping[str, Any], ...] = ()
+    sort: tuple[tuple[str, int], ...] = ()
+    indexes: tuple[Mapping[str, Any], ...] = ()  # create_indexes: each index's `key` and `name`
+
+
+CommandObserver = Callable[[Command], None]
+_observers: list[CommandObserver] = []
+
+
+def observe_commands(observer: CommandObserver) -> Callable[[], None]:
+    """Call `observer` with every command issued from now on; returns the function that stops it."""
+    _observers.append(observer)
+    return lambda: _observers.remove(observer)
+
+
+def observing() -> bool:
+    return bool(_observers)
+
+
+def describe(
+    collection: str,
+    operation: str,
+    filters: Sequence[Mapping[str, Any]] = (),
+    sort: Sequence[tuple[str, int]] | None = None,
+    indexes: Sequence[Mapping[str, Any]] = (),
+) -> Command | None:
+    """The command as observers see it; None (nothing built) when no one observes."""
+    if not _observers:
+        return None
+    return Command(collection, operation, tuple(filters), tuple(sort or ()), tuple(indexes))
+
+
 @asynccontextmanager
-async def timed(operation: str) -> AsyncIterator[None]:
+async def timed(operation: str, command: Command | None = None) -> AsyncIterator[None]:
+    if command is not None:
+        for observer in tuple(_observers):
+            observer(command)
     started = time.perf_counter()
     try:
         yield

@@ -71,7 +71,7 @@ async def patch(
 
 
 async def notifications(store: Store, activity_id: str) -> list[dict[str, Any]]:
-    return await store.notifications.find(
+    return await store.notifications.collection.find(
         {"tenant_id": TENANT, "activity_id": activity_id},
         sort=[("send_at", 1), ("user_id", 1)],
         limit=1000,
@@ -189,7 +189,7 @@ async def test_two_workers_racing_send_each_reminder_exactly_once(
     assert len({r.message["Message-ID"] for r in received}) == 200
     assert first.sent + second.sent == 200 and first.lost == second.lost == 0
     assert first.sent > 0 and second.sent > 0  # they really raced
-    assert await store.notifications.count({"status": "sent"}) == 200
+    assert await store.notifications.collection.count({"status": "sent"}) == 200
 
 
 async def test_future_reminders_wait_for_their_time(store, settings, clock):
@@ -451,10 +451,9 @@ async def test_batch_create_writes_all_notifications_in_one_command(store, setti
     # One insert of the activities, one bulk write of 100 reminders; the change log: one id
     # reservation, one insert of 50 events, one read of the tenant's webhooks (then cached).
     assert usage.commands == 2 + 3
-    assert await store.notifications.count({"tenant_id": TENANT, "status": "pending"}) == 100
-    assert {d["activity_id"] for d in await store.notifications.find({}, limit=200)} == {
-        d["id"] for d in docs
-    }
+    stored = store.notifications.collection
+    assert await stored.count({"tenant_id": TENANT, "status": "pending"}) == 100
+    assert {d["activity_id"] for d in await stored.find({}, limit=200)} == {d["id"] for d in docs}
 
 
 async def test_activities_without_reminders_cost_no_extra_commands(store, settings, clock):
@@ -465,7 +464,7 @@ async def test_activities_without_reminders_cost_no_extra_commands(store, settin
     # Read + conditional write, twice; each change's event: reserve + insert (the tenant's
     # webhooks were read, and cached, by the create).
     assert usage.commands == 4 + 2 * 2
-    assert await store.notifications.count({}) == 0
+    assert await store.notifications.collection.count({}) == 0
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4))))

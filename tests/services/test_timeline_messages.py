@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.connectors.odoo.normalize import sanitize_html
+from app.schemas.chatter import sanitize_html
 from app.schemas.timeline import MessageDocument, MessageRead
 from app.services.timeline import message_document
 
