@@ -15,7 +15,16 @@ from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi import install_problem_openapi
-from app.routers import activities, dashboard, health, me, notifications, sync, timeline
+from app.routers import (
+    activities,
+    dashboard,
+    exports,
+    health,
+    me,
+    notifications,
+    sync,
+    timeline,
+)
 from app.services import reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
@@ -106,6 +115,8 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_operator_params)])
     api.include_router(me.router)
+    # Before activities: /activities/export must not be read as /activities/{activity_id}.
+    api.include_router(exports.router)
     api.include_router(activities.router)
     api.include_router(notifications.router)
     api.include_router(dashboard.router)

@@ -38,7 +38,7 @@ MessagesQueryParams = QueryModel(MessagesQuery)
 READ_ERRORS = problem_responses(401, 403, 422)
 
 
-async def _timeline_page(
+async def timeline_page(
     store: Store,
     user: Principal,
     query: TimelineQuery,
@@ -89,14 +89,18 @@ async def read_timeline(
     zone: RequestZone,
 ) -> ModelJSONResponse:
     """Activities and Odoo chatter messages in one chronological stream."""
-    related = None
-    if query.related is not None:
-        try:
-            ref = parse_related_ref(query.related)
-        except ValueError as exc:
-            raise ValidationFailed(str(exc), loc=("query", "related")) from exc
-        related = (ref.model, ref.id)
-    return await _timeline_page(store, user, query, related, zone, clock)
+    return await timeline_page(store, user, query, global_related(query), zone, clock)
+
+
+def global_related(query: GlobalTimelineQuery) -> tuple[str, str] | None:
+    """The record filter of a GET /timeline query string (also its export's and saved views')."""
+    if query.related is None:
+        return None
+    try:
+        ref = parse_related_ref(query.related)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), loc=("query", "related")) from exc
+    return ref.model, ref.id
 
 
 @router.get(
@@ -117,7 +121,7 @@ async def read_record_timeline(
 ) -> ModelJSONResponse:
     """The timeline of one record (opportunity, quotation, order, lead or partner)."""
     ref = timeline.record_ref(model, record_id, opportunity_model=settings.opportunity_model)
-    return await _timeline_page(store, user, query, ref, zone, clock)
+    return await timeline_page(store, user, query, ref, zone, clock)
 
 
 @router.get(
@@ -138,7 +142,7 @@ async def read_opportunity_timeline(
     """The timeline of one opportunity (OPPORTUNITY_MODEL, default crm.lead)."""
     model = settings.opportunity_model
     ref = timeline.record_ref(model, opportunity_id, opportunity_model=model)
-    return await _timeline_page(store, user, query, ref, zone, clock)
+    return await timeline_page(store, user, query, ref, zone, clock)
 
 
 @router.get(
