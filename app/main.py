@@ -24,6 +24,7 @@ from app.routers import (
     notifications,
     sync,
     timeline,
+    timeline_views,
 )
 from app.services import reminders
 from app.services.clock import Clock
@@ -121,6 +122,7 @@ def create_app(
     api.include_router(notifications.router)
     api.include_router(dashboard.router)
     api.include_router(timeline.router)
+    api.include_router(timeline_views.router)
     api.include_router(sync.router)
     app.include_router(api)
     app.include_router(health.router)

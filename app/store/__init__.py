@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from app.config import Settings
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
+from app.store.timeline_views import TimelineViews
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
 
 __all__ = [
@@ -75,6 +76,16 @@ SERVING_INDEXES = [
     ),
 ]
 
+# Saved timeline views: the list's three ways of seeing a view (owner, shared, public), each
+# then sorted by the list's keyset (name, id).
+TIMELINE_VIEW_INDEXES = [
+    IndexModel(
+        [("tenant_id", A), ("is_deleted", A), (field, A), ("name", A), ("id", A)],
+        name=f"by_{field}_name",
+    )
+    for field in ("owner_id", "shared_with", "is_public")
+]
+
 
 class Store:
     """Owns the client and hands out timed collections."""
@@ -88,6 +99,7 @@ class Store:
         self.sync_runs = TimedCollection(db["sync_runs"])
         self.leases = TimedCollection(db["leases"])
         self.notifications = TimedCollection(db["notifications"])
+        self.timeline_views = TimelineViews(TimedCollection(db["timeline_views"]))
 
     async def ping(self) -> None:
         async with timed("ping"):
@@ -109,6 +121,7 @@ class Store:
                 IndexModel([("tenant_id", A), ("activity_id", A)], name="by_activity"),
             ]
         )
+        await self.timeline_views.collection.create_indexes(TIMELINE_VIEW_INDEXES)
 
     async def close(self) -> None:
         result = self.client.close()
