@@ -17,6 +17,7 @@ from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi import install_problem_openapi
 from app.routers import (
     activities,
+    calendar,
     dashboard,
     exports,
     health,
@@ -123,6 +124,7 @@ def create_app(
     api.include_router(dashboard.router)
     api.include_router(timeline.router)
     api.include_router(timeline_views.router)
+    api.include_router(calendar.router)
     api.include_router(sync.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from app.schemas.activity import NOT_BLANK_PATTERN
 from app.schemas.common import ActivityType, Limit, UserId
+from app.schemas.saved_query import SavedQuery
 from app.schemas.timeline import GlobalTimelineQuery
 
-ViewName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ViewName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK_PATTERN
+    ),
+]
 Column = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 ColorKey = ActivityType | Literal["message"]
@@ -20,37 +27,11 @@ ColorScheme = Annotated[dict[ColorKey, Color], Field(examples=[{"call": "#1f77b4
 SharedWith = Annotated[list[UserId], Field(max_length=200)]
 
 
-def _is_list(annotation: Any) -> bool:
-    return get_origin(annotation) is list or any(_is_list(a) for a in get_args(annotation))
-
-
-def _list_fields(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(n for n, f in model.model_fields.items() if _is_list(f.annotation))
-
-
-class TimelineViewFilters(GlobalTimelineQuery):
+class TimelineViewFilters(SavedQuery, GlobalTimelineQuery):
     """Any GET /timeline query parameter but `cursor`, validated by the same model as that
-    query string; like a repeated query parameter, a single value stands for a list of one."""
-
-    model_config = ConfigDict(extra="forbid")
+    query string."""
 
     cursor: SkipJsonSchema[None] = Field(default=None, exclude=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single_values_as_lists(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        lists = _LIST_FIELDS
-        return {k: [v] if k in lists and isinstance(v, str) else v for k, v in data.items()}
-
-    def saved(self) -> dict[str, Any]:
-        """The parameters given, as query values (what GET /timeline/views/{id}/items merges
-        the request's parameters into)."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
-
-_LIST_FIELDS = _list_fields(GlobalTimelineQuery)
 
 
 class TimelineViewCreate(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from app.config import Settings
+from app.store.calendar_feeds import CalendarFeeds
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
 from app.store.timeline_views import TimelineViews
@@ -86,6 +87,17 @@ TIMELINE_VIEW_INDEXES = [
     for field in ("owner_id", "shared_with", "is_public")
 ]
 
+# Calendar feeds: a user's live feeds (list, count, revoke by id); lookups by token are on `_id`.
+CALENDAR_FEED_INDEXES = [
+    IndexModel(
+        [("tenant_id", A), ("owner_id", A), ("is_revoked", A), ("created_at", D), ("id", D)],
+        name="by_owner_created",
+    ),
+    IndexModel(
+        [("tenant_id", A), ("owner_id", A), ("id", A), ("is_revoked", A)], name="by_owner_id"
+    ),
+]
+
 
 class Store:
     """Owns the client and hands out timed collections."""
@@ -100,6 +112,7 @@ class Store:
         self.leases = TimedCollection(db["leases"])
         self.notifications = TimedCollection(db["notifications"])
         self.timeline_views = TimelineViews(TimedCollection(db["timeline_views"]))
+        self.calendar_feeds = CalendarFeeds(TimedCollection(db["calendar_feeds"]))
 
     async def ping(self) -> None:
         async with timed("ping"):
@@ -122,6 +135,7 @@ class Store:
             ]
         )
         await self.timeline_views.collection.create_indexes(TIMELINE_VIEW_INDEXES)
+        await self.calendar_feeds.collection.create_indexes(CALENDAR_FEED_INDEXES)
 
     async def close(self) -> None:
         result = self.client.close()
