@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.deps import ClockDep, CurrentUser, RequestZone, SettingsDep, StoreDep
 from app.routers.activities import SearchQuery, search_filters
@@ -72,24 +72,28 @@ async def revoke_feed(
     response_class=Response,
     responses={
         200: {"description": "An RFC 5545 calendar", "content": {"text/calendar": {}}},
+        304: {"description": "Unchanged since the ETag given in If-None-Match"},
         **problem_responses(404),
     },
 )
 async def read_feed(
-    feed_token: FeedToken, store: StoreDep, settings: SettingsDep, clock: ClockDep
+    feed_token: FeedToken,
+    store: StoreDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    if_none_match: Annotated[
+        str | None, Header(max_length=1024, description="An ETag of this feed: 304 if unchanged")
+    ] = None,
 ) -> Response:
     """The feed's calendar; no Authorization: the secret URL is the credential."""
     feed = await calendar_feeds.feed_for_token(store, feed_token)
     owner = calendar_feeds.feed_owner(feed)
     filters = search_filters(owner, SearchQuery.validate(feed["filters"]))
-    body = await calendar_feeds.render_feed(
+    etag, body = await calendar_feeds.render_feed(
         store, feed, filters, now=clock.now(), settings=settings
     )
-    return Response(
-        body,
-        media_type=ICS_MEDIA_TYPE,
-        headers={
-            "Cache-Control": "private, max-age=300",
-            "Content-Disposition": 'inline; filename="activities.ics"',
-        },
-    )
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and etag in if_none_match:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    headers["Content-Disposition"] = 'inline; filename="activities.ics"'
+    return Response(body, media_type=ICS_MEDIA_TYPE, headers=headers)

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import secrets
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -49,6 +50,7 @@ DONE_WINDOW = timedelta(days=30)
 DEFAULT_DURATION = timedelta(minutes=30)
 SORT = activities.SORTS["-date"]  # the newest dates first: what a capped feed keeps
 PRODID = "-//Activity Service//Calendar feed//EN"
+RENDERED_FEEDS_BYTES = 32 * 1024 * 1024
 
 
 def token_hash(token: str) -> str:
@@ -162,6 +164,48 @@ async def feed_activities(
     return found
 
 
+class RenderedFeeds:
+    """The last calendar rendered per feed, by its ETag, within `max_bytes` (least recently
+    used first out). Calendar clients poll unchanged feeds; icalendar takes ~1 ms an event to
+    build and serialise, so an unchanged feed is served from here (per process)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, feed_id: str, etag: str) -> bytes | None:
+        entry = self._entries.get(feed_id)
+        if entry is None or entry[0] != etag:
+            return None
+        self._entries.move_to_end(feed_id)
+        return entry[1]
+
+    def put(self, feed_id: str, etag: str, body: bytes) -> None:
+        old = self._entries.pop(feed_id, None)
+        if old is not None:
+            self._bytes -= len(old[1])
+        if len(body) > self.max_bytes:
+            return
+        self._entries[feed_id] = (etag, body)
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
+RENDERED = RenderedFeeds(max_bytes=RENDERED_FEEDS_BYTES)
+
+
+def feed_etag(feed: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], refresh: int) -> str:
+    """Changes whenever the calendar would: the feed's own fields or any event's activity
+    (every change bumps its version and updated_at) or the set of events."""
+    digest = hashlib.sha256(f"{feed['id']}|{feed['name']}|{feed['tz']}|{refresh}".encode())
+    for row in rows:
+        digest.update(f"|{row['id']}:{row['version']}:{row['updated_at'].isoformat()}".encode())
+    return f'"{digest.hexdigest()[:32]}"'
+
+
 async def render_feed(
     store: Store,
     feed: Mapping[str, Any],
@@ -169,8 +213,8 @@ async def render_feed(
     *,
     now: datetime,
     settings: Settings,
-) -> bytes:
-    """The feed as an iCalendar document."""
+) -> tuple[str, bytes]:
+    """The feed as an iCalendar document, and its ETag."""
     rows = await feed_activities(
         store,
         feed,
@@ -179,11 +223,16 @@ async def render_feed(
         page_size=settings.export_page_size,
         max_events=settings.calendar_max_events,
     )
-    refresh = timedelta(minutes=settings.calendar_refresh_minutes)
-    # Building and serialising thousands of components is CPU work: off the event loop.
-    return await asyncio.to_thread(
-        build_calendar, feed["name"], feed["tenant_id"], zone(feed["tz"]), rows, refresh
-    )
+    etag = feed_etag(feed, rows, settings.calendar_refresh_minutes)
+    body = RENDERED.get(feed["id"], etag)
+    if body is None:
+        refresh = timedelta(minutes=settings.calendar_refresh_minutes)
+        # Building and serialising thousands of components is CPU work: off the event loop.
+        body = await asyncio.to_thread(
+            build_calendar, feed["name"], feed["tenant_id"], zone(feed["tz"]), rows, refresh
+        )
+        RENDERED.put(feed["id"], etag, body)
+    return etag, body
 
 
 # ---------------------------------------------------------------------------- iCalendar
@@ -206,7 +255,6 @@ def _event(tenant: str, tz: ZoneInfo, data: Mapping[str, Any]) -> Event:
     event.add("uid", activity_uid(tenant, data["id"]))
     event.add("sequence", int(data["version"]))
     event.add("dtstamp", data["updated_at"])
-    event.add("created", data["created_at"])
     event.add("last-modified", data["updated_at"])
     event.add("summary", data["subject"])
     if data.get("description"):

@@ -189,7 +189,12 @@ async def test_an_edited_activity_keeps_its_uid_and_raises_its_sequence(client, 
         [{"type": "call", "subject": "Call", "date": "2026-01-21", "start_time": "08:00:00"}],
     )
     feed = await create_feed(client, auth())
-    before = events_by_subject(await read_calendar(client, feed))["Call"]
+    first = await client.get(feed_path(feed))
+    before = events_by_subject(first.content)["Call"]
+    # an unchanged feed answers 304 to its ETag (served from the rendered-feed cache otherwise)
+    etag = first.headers["etag"]
+    again = await client.get(feed_path(feed), headers={"If-None-Match": etag})
+    assert (again.status_code, again.headers["etag"], again.content) == (304, etag, b"")
     response = await client.patch(
         f"{API}/activities/{activity_id}", json={"start_time": "11:00:00"}, headers=auth()
     )
@@ -198,6 +203,8 @@ async def test_an_edited_activity_keeps_its_uid_and_raises_its_sequence(client, 
     assert after["UID"] == before["UID"]
     assert (before["SEQUENCE"], after["SEQUENCE"]) == (1, 2)
     assert after.decoded("DTSTART").time() == time(11, 0)
+    changed = await client.get(feed_path(feed), headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
     # deleting the activity removes it from the feed
     await client.delete(f"{API}/activities/{activity_id}", headers=auth())
     assert events_by_subject(await read_calendar(client, feed)) == {}
