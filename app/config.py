@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     # Exports (CSV/XLSX): rows read from the store per page while streaming
-    export_page_size: int = Field(default=500, ge=10, le=5_000)
+    export_page_size: int = Field(default=1_000, ge=10, le=5_000)
 
     # Calendar feeds: the base of the secret feed URLs (unset = the request's own base URL)
     public_base_url: str | None = None

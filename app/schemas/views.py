@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.schemas.activity import NOT_BLANK_PATTERN
-from app.schemas.common import ActivityType, Limit, UserId
+from app.schemas.common import Limit, UserId
 from app.schemas.saved_query import SavedQuery
 from app.schemas.timeline import GlobalTimelineQuery
 
@@ -21,9 +21,7 @@ ViewName = Annotated[
 ]
 Column = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
-ColorKey = ActivityType | Literal["message"]
 Columns = Annotated[list[Column], Field(max_length=50)]
-ColorScheme = Annotated[dict[ColorKey, Color], Field(examples=[{"call": "#1f77b4"}])]
 SharedWith = Annotated[list[UserId], Field(max_length=200)]
 
 
@@ -34,13 +32,31 @@ class TimelineViewFilters(SavedQuery, GlobalTimelineQuery):
     cursor: SkipJsonSchema[None] = Field(default=None, exclude=True)
 
 
+class ColorScheme(BaseModel):
+    """A colour per activity type, and for chatter messages (`#rrggbb`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"call": "#1f77b4"}]})
+
+    email: Color | None = None
+    whatsapp: Color | None = None
+    call: Color | None = None
+    meeting: Color | None = None
+    note: Color | None = None
+    event: Color | None = None
+    task: Color | None = None
+    message: Color | None = None
+
+    def saved(self) -> dict[str, str]:
+        return self.model_dump(exclude_none=True)
+
+
 class TimelineViewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ViewName
     filters: TimelineViewFilters = Field(default_factory=TimelineViewFilters)
     columns: Columns = Field(default_factory=list)
-    color_scheme: ColorScheme = Field(default_factory=dict)
+    color_scheme: ColorScheme = Field(default_factory=ColorScheme)
     is_public: bool = Field(default=False, description="Readable by everyone in the tenant")
     shared_with: SharedWith = Field(default_factory=list, description="User ids who may read it")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from app.errors import Conflict, Forbidden, NotFound
 from app.schemas.views import (
+    ColorScheme,
     TimelineViewCreate,
     TimelineViewFilters,
     TimelineViewPage,
@@ -64,7 +65,7 @@ async def create_view(
         "name": payload.name,
         "filters": payload.filters.saved(),
         "columns": list(dict.fromkeys(payload.columns)),
-        "color_scheme": dict(payload.color_scheme),
+        "color_scheme": payload.color_scheme.saved(),
         "is_public": payload.is_public,
         "shared_with": list(dict.fromkeys(payload.shared_with)),
         "owner_id": user.sub,
@@ -115,7 +116,7 @@ async def update_view(
     changes: dict[str, Any] = {}
     for name in patch.model_fields_set:
         value = getattr(patch, name)
-        if isinstance(value, TimelineViewFilters):
+        if isinstance(value, TimelineViewFilters | ColorScheme):
             value = value.saved()
         elif isinstance(value, list):
             value = list(dict.fromkeys(value))

@@ -57,6 +57,12 @@ async def test_view_round_trip_and_listing(client, auth):
     assert view["filters"]["order"] == "desc" and view["filters"]["limit"] == 50
     assert "cursor" not in view["filters"]
     assert view["columns"] == ["occurred_at", "title", "activity.state"]
+    assert view["color_scheme"] == {"call": "#1f77b4", "message": "#AABBCC"}
+    for scheme in ({"fax": "#000000"}, {"call": "red"}):
+        response = await client.post(
+            VIEWS, json={"name": "v", "color_scheme": scheme}, headers=auth()
+        )
+        assert response.status_code == 422, scheme
 
     again = await get(client, f"/timeline/views/{view['id']}", auth())
     assert again == view
