@@ -6,17 +6,23 @@ import hashlib
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import icalendar
 import ics
+import pytest
 
-from tests.conftest import FROZEN_AT
+from app.config import Settings
+from tests.conftest import FROZEN_AT, make_settings
 from tests.routers.test_timeline import batch
 
 API = "/api/v1"
 FEEDS = f"{API}/calendar/feeds"
-NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    # The smallest cap and page size, so one test can reach both.
+    return make_settings(calendar_max_events=100, export_page_size=40)
 
 
 async def create_feed(client: Any, headers: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -220,3 +226,16 @@ async def test_the_access_log_never_shows_a_feed_token(client, auth, caplog):
     assert len(paths) == 2
     assert all(p.endswith("/calendar/{feed_token}.ics") for p in paths)
     assert all(token not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_feed_keeps_the_newest_dates_up_to_its_cap(client, auth):
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(105)]
+    await batch(
+        client,
+        auth(),
+        [{"type": "task", "subject": f"Task {d}", "date": d.isoformat()} for d in days],
+    )
+    feed = await create_feed(client, auth())
+    events = events_by_subject(await read_calendar(client, feed))
+    # read in pages of 40, capped at 100: the 5 oldest dates are left out
+    assert set(events) == {f"Task {d}" for d in days[5:]}
