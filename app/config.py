@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     # Limits
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # Exports (CSV/XLSX): rows read from the store per page while streaming
+    export_page_size: int = Field(default=1_000, ge=10, le=5_000)
+
+    # Calendar feeds: the base of the secret feed URLs (unset = the request's own base URL)
+    public_base_url: str | None = None
+    calendar_refresh_minutes: int = Field(default=30, ge=5, le=1_440)
+    calendar_max_events: int = Field(default=5_000, ge=100, le=50_000)
+
     # Odoo
     odoo_url: str | None = None
     odoo_db: str | None = None

@@ -6,6 +6,7 @@ pool, a thread hand-off per dependency per request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 from zoneinfo import ZoneInfo
 
@@ -135,12 +136,20 @@ class QueryModel(Generic[M]):
         self.openapi: dict[str, Any] = {"parameters": _query_parameters(model)}
 
     async def __call__(self, request: Request) -> M:
+        return self.validate(self.values(request))
+
+    def values(self, request: Request) -> dict[str, Any]:
+        """The model's parameters present in the query string, as the model reads them."""
         query = request.query_params
-        data = {
+        return {
             key: query.getlist(key) if key in self._lists else query[key]
             for key in query.keys()
             if key in self._names
         }
+
+    def validate(self, data: Mapping[str, Any]) -> M:
+        """Validate query values (e.g. saved ones merged with the request's) as the query string
+        is validated: errors are 422s located in the query."""
         try:
             return self.model.model_validate(data)
         except ValidationError as exc:

@@ -18,8 +18,10 @@ from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi import install_problem_openapi, operation_id
 from app.routers import (
     activities,
+    calendar,
     dashboard,
     events,
+    exports,
     health,
     me,
     notifications,
@@ -27,6 +29,7 @@ from app.routers import (
     records,
     sync,
     timeline,
+    timeline_views,
     webhooks,
 )
 from app.services import leases, reminders
@@ -144,10 +147,14 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_operator_params)])
     api.include_router(me.router)
+    # Before activities: /activities/export must not be read as /activities/{activity_id}.
+    api.include_router(exports.router)
     api.include_router(activities.router)
     api.include_router(notifications.router)
     api.include_router(dashboard.router)
     api.include_router(timeline.router)
+    api.include_router(timeline_views.router)
+    api.include_router(calendar.router)
     api.include_router(sync.router)
     api.include_router(plans.router)
     api.include_router(records.router)

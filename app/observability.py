@@ -114,6 +114,14 @@ def _route_label(scope: Scope) -> str:
     return str(path) if path else "unmatched"
 
 
+def _logged_path(scope: Scope) -> str:
+    """The request path, or its route when a path parameter is a credential (a calendar feed's
+    secret token): secrets stay out of the logs."""
+    if any("token" in name for name in scope.get("path_params") or ()):
+        return _route_label(scope)
+    return str(scope["path"])
+
+
 class RequestContextMiddleware:
     """Request id, access log, metrics, Server-Timing and MAX_BODY_BYTES for every request."""
 
@@ -188,7 +196,7 @@ class RequestContextMiddleware:
         except Exception:
             # The last line of defence: logged with its stack for operators; the client gets a
             # problem+json 500 that reveals nothing (no message, no trace, no secret).
-            logger.exception("unhandled error", extra={"path": scope["path"]})
+            logger.exception("unhandled error", extra={"path": _logged_path(scope)})
             if status_sent:
                 raise
             status = 500
@@ -208,7 +216,7 @@ class RequestContextMiddleware:
             "request",
             extra={
                 "method": scope["method"],
-                "path": scope["path"],
+                "path": _logged_path(scope),
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
             },

@@ -28,9 +28,17 @@ def _rep(tenant: str, n: int) -> Principal:
 
 
 async def load_activities(
-    store: Store, settings: Settings, *, tenant: str, count: int, now: datetime, seed: int = 1
+    store: Store,
+    settings: Settings,
+    *,
+    tenant: str,
+    count: int,
+    now: datetime,
+    seed: int = 1,
+    reps: int = REPS,
 ) -> None:
-    """`count` activities spread over 20 reps and ±60 days, in bulk inserts of 500."""
+    """`count` activities spread over `reps` reps (rep-1...) and ±60 days, in bulk inserts of
+    500."""
     rng = random.Random(seed)
     today = now.date()
     for start in range(0, count, PAGE):
@@ -43,7 +51,7 @@ async def load_activities(
                     {
                         "type": rng.choice(ACTIVITY_TYPES),
                         "subject": f"Bench activity {rng.randint(1, 10**6)}",
-                        "user_id": f"rep-{rng.randint(1, REPS)}",
+                        "user_id": f"rep-{rng.randint(1, reps)}",
                         "date": day,
                         "due_date": None
                         if rng.random() < 0.15
@@ -57,7 +65,7 @@ async def load_activities(
                 )
             )
         await activities.create_activities(
-            store, _rep(tenant, start // PAGE % REPS + 1), payloads, settings=settings, now=now
+            store, _rep(tenant, start // PAGE % reps + 1), payloads, settings=settings, now=now
         )
 
 

@@ -30,6 +30,7 @@ from app.schemas.activity import (
 )
 from app.schemas.common import problem_responses
 from app.services import activities
+from app.services.auth import Principal
 from app.services.clock import today_in
 
 router = APIRouter(prefix="/activities", tags=["activities"])
@@ -87,21 +88,9 @@ async def create_batch(
 SearchQuery = QueryModel(ActivitySearchQuery)
 
 
-@router.get(
-    "",
-    response_model=ActivityPage,
-    responses=problem_responses(401, 403, 422),
-    openapi_extra=SearchQuery.openapi,
-)
-async def search_activities(
-    query: Annotated[ActivitySearchQuery, Depends(SearchQuery)],
-    user: CurrentUser,
-    store: StoreDep,
-    clock: ClockDep,
-    zone: RequestZone,
-) -> JSONBytesResponse:
-    """Search activities with filters, a stable sort and cursor pagination."""
-    filters = activities.ActivityFilters(
+def search_filters(user: Principal, query: ActivitySearchQuery) -> activities.ActivityFilters:
+    """The filters of a GET /activities query string (also its export's and calendar feeds')."""
+    return activities.ActivityFilters(
         types=query.type or (),
         states=query.state or (),
         state_not=query.state_not or (),
@@ -118,10 +107,26 @@ async def search_activities(
         q=query.q or None,
         series_id=query.series_id,
     )
+
+
+@router.get(
+    "",
+    response_model=ActivityPage,
+    responses=problem_responses(401, 403, 422),
+    openapi_extra=SearchQuery.openapi,
+)
+async def search_activities(
+    query: Annotated[ActivitySearchQuery, Depends(SearchQuery)],
+    user: CurrentUser,
+    store: StoreDep,
+    clock: ClockDep,
+    zone: RequestZone,
+) -> JSONBytesResponse:
+    """Search activities with filters, a stable sort and cursor pagination."""
     page = await activities.search_activities(
         store,
         user,
-        filters,
+        search_filters(user, query),
         today=today_in(zone, clock.now()).isoformat(),
         sort=query.sort,
         limit=query.limit,

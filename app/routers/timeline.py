@@ -40,7 +40,7 @@ MessagesQueryParams = QueryModel(MessagesQuery)
 READ_ERRORS = problem_responses(401, 403, 422)
 
 
-async def _timeline_page(
+async def timeline_page(
     store: Store,
     user: Principal,
     query: TimelineQuery,
@@ -91,9 +91,13 @@ async def read_timeline(
     zone: RequestZone,
 ) -> ModelJSONResponse:
     """Activities and Odoo chatter messages in one chronological stream."""
+    return await timeline_page(store, user, query, global_related(query), zone, clock)
+
+
+def global_related(query: GlobalTimelineQuery) -> tuple[str, str] | None:
+    """The record filter of a GET /timeline query string (also its export's and saved views')."""
     ref = related_query(query.related)
-    related = (ref.model, ref.id) if ref is not None else None
-    return await _timeline_page(store, user, query, related, zone, clock)
+    return (ref.model, ref.id) if ref is not None else None
 
 
 @router.get(
@@ -114,7 +118,7 @@ async def read_record_timeline(
 ) -> ModelJSONResponse:
     """The timeline of one record (opportunity, quotation, order, lead or partner)."""
     ref = timeline.record_ref(model, record_id, opportunity_model=settings.opportunity_model)
-    return await _timeline_page(store, user, query, ref, zone, clock)
+    return await timeline_page(store, user, query, ref, zone, clock)
 
 
 @router.get(
@@ -135,7 +139,7 @@ async def read_opportunity_timeline(
     """The timeline of one opportunity (OPPORTUNITY_MODEL, default crm.lead)."""
     model = settings.opportunity_model
     ref = timeline.record_ref(model, opportunity_id, opportunity_model=model)
-    return await _timeline_page(store, user, query, ref, zone, clock)
+    return await timeline_page(store, user, query, ref, zone, clock)
 
 
 @router.get(

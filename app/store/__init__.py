@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from app.config import Settings
+from app.store.calendar_feeds import CalendarFeeds
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
 from app.store.events import EventLog
@@ -20,6 +21,7 @@ from app.store.leases import Leases
 from app.store.notifications import Notifications
 from app.store.plans import Plans
 from app.store.registered_records import RegisteredRecords
+from app.store.timeline_views import TimelineViews
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
 from app.store.webhooks import WebhookDeliveries, Webhooks
 
@@ -127,6 +129,27 @@ EVENT_INDEXES = [
     IndexModel([("expires_at", A)], name="by_expires_at"),
 ]
 
+# Saved timeline views: the list's three ways of seeing a view (owner, shared, public), each
+# then sorted by the list's keyset (name, id).
+TIMELINE_VIEW_INDEXES = [
+    IndexModel(
+        [("tenant_id", A), ("is_deleted", A), (field, A), ("name", A), ("id", A)],
+        name=f"by_{field}_name",
+    )
+    for field in ("owner_id", "shared_with", "is_public")
+]
+
+# Calendar feeds: a user's live feeds (list, count, revoke by id); lookups by token are on `_id`.
+CALENDAR_FEED_INDEXES = [
+    IndexModel(
+        [("tenant_id", A), ("owner_id", A), ("is_revoked", A), ("created_at", D), ("id", D)],
+        name="by_owner_created",
+    ),
+    IndexModel(
+        [("tenant_id", A), ("owner_id", A), ("id", A), ("is_revoked", A)], name="by_owner_id"
+    ),
+]
+
 
 class Store:
     """Owns the client and hands out one repository per collection."""
@@ -150,6 +173,8 @@ class Store:
         )
         self.webhooks = Webhooks(TimedCollection(db["webhooks"]))
         self.webhook_deliveries = WebhookDeliveries(TimedCollection(db["webhook_deliveries"]))
+        self.timeline_views = TimelineViews(TimedCollection(db["timeline_views"]))
+        self.calendar_feeds = CalendarFeeds(TimedCollection(db["calendar_feeds"]))
 
     async def ping(self) -> None:
         async with timed("ping"):
@@ -191,6 +216,8 @@ class Store:
                 IndexModel([("status", A), ("finished_at", A)], name="by_status_finished"),
             ]
         )
+        await self.timeline_views.collection.create_indexes(TIMELINE_VIEW_INDEXES)
+        await self.calendar_feeds.collection.create_indexes(CALENDAR_FEED_INDEXES)
 
     async def close(self) -> None:
         result = self.client.close()

@@ -119,6 +119,7 @@ async def test_a_dropped_index_leaves_the_queries_it_served_unserved(
     assert recorder.shapes and not recorder.report(indexes)
 
     without = {
+        **indexes,
         "notifications": {
             n: k for n, k in indexes["notifications"].items() if n != "by_status_next_attempt"
         },
