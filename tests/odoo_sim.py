@@ -299,6 +299,8 @@ class InjectedFault:
     exception: str = "odoo.exceptions.UserError"
     size_bytes: int = 0
     declare_length: bool = False
+    # only calls whose domain, as text, contains this (e.g. "'id', '>'": id pages only)
+    domain_contains: str | None = None
     seen: int = 0
     fired: int = 0
 
@@ -307,6 +309,10 @@ class InjectedFault:
             (self.protocol is None or self.protocol == call.protocol)
             and (self.model is None or self.model == call.model)
             and (self.method is None or self.method == call.method)
+            and (
+                self.domain_contains is None
+                or self.domain_contains in str(call.params.get("domain"))
+            )
         )
 
 
@@ -437,6 +443,11 @@ class Query:
             return ("true",)
         if (name, operator, value) in ((0, "=", 1), (False, "=", True)):
             return ("false",)
+        if isinstance(name, str) and name.endswith(".name"):
+            # a many2one's name through its path (`subtype_id.name`): compared by name
+            base = name.removesuffix(".name")
+            if self.visible.get(base) == "many2one" and isinstance(value, str):
+                name = base
         if not isinstance(name, str) or name not in self.visible:
             raise self._invalid_field(name)
         if not isinstance(operator, str):

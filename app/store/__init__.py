@@ -13,6 +13,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from app.config import Settings
 from app.store.collection import TimedCollection
 from app.store.envelopes import Envelopes, envelope_id
+from app.store.odoo_mirror import OdooMirror
+from app.store.sync_runs import SyncRuns
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
 
 __all__ = [
@@ -85,7 +87,8 @@ class Store:
         db = client[settings.mongodb_db]
         self.db = db
         self.envelopes = Envelopes(TimedCollection(db[settings.serving_collection]))
-        self.sync_runs = TimedCollection(db["sync_runs"])
+        self.sync_runs = SyncRuns(TimedCollection(db["sync_runs"]))
+        self.odoo_mirror = OdooMirror(self.envelopes.collection)
         self.leases = TimedCollection(db["leases"])
         self.notifications = TimedCollection(db["notifications"])
 
@@ -96,9 +99,8 @@ class Store:
     async def ensure_indexes(self) -> None:
         """Idempotent: creating an existing index with the same spec is a no-op."""
         await self.envelopes.collection.create_indexes(SERVING_INDEXES)
-        await self.sync_runs.create_indexes(
-            [IndexModel([("tenant_id", A), ("started_at", D)], name="by_tenant_started")]
-        )
+        await self.sync_runs.ensure_indexes()
+        await self.odoo_mirror.ensure_indexes()
         await self.notifications.create_indexes(
             [
                 # The delivery claim: due pending ones, and sending ones whose lease expired.
