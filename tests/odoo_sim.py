@@ -1868,7 +1868,13 @@ class _Generator:
                     "email_from": False,
                     "subject": False,
                     "body": f"<p>{type_name} done</p>"
-                    f'<div class="fw-bold">Feedback:</div><p>Done by {activity["id"]}</p>',
+                    + (
+                        f'<div class="o_mail_note_title"><strong>{activity["summary"]}</strong>'
+                        "</div>"
+                        if activity["summary"]
+                        else ""
+                    )
+                    + f'<div class="fw-bold">Feedback:</div><p>Done by {activity["id"]}</p>',
                     "mail_activity_type_id": [type_id, type_name],
                     "create_date": self.fmt(done_at),
                     "write_date": self.fmt(done_at),
