@@ -600,13 +600,14 @@ class Query:
 @dataclass(frozen=True)
 class AccessPath:
     """How PostgreSQL would find a domain's rows: by primary key (an `id` list or range), by
-    the (model, res_id) index of mail.message / mail.activity, or by scanning the table
+    the (model, res_id) index of mail.message / mail.activity (values or lists of them), or by
+    scanning the table
     (`write_date`, `create_date` and every other field are unindexed)."""
 
     ids: tuple[int, ...] | None = None
     after: int | None = None
     strict: bool = True
-    records: tuple[str, str, frozenset[Any]] | None = None
+    records: tuple[str, frozenset[Any], frozenset[Any]] | None = None
 
     @classmethod
     def of(cls, query: Query) -> AccessPath:
@@ -626,15 +627,15 @@ class AccessPath:
                     ids = (value,)
                 elif operator in (">", ">=") and isinstance(value, int):
                     after, strict = value, operator == ">"
-            elif name in ("model", "res_model") and operator == "=":
+            elif name in ("model", "res_model") and operator in ("=", "in"):
                 model_leaf = (name, value)
             elif name == "res_id" and operator in ("=", "in"):
                 res_ids = frozenset(value if isinstance(value, list | tuple) else [value])
-        records = (
-            (model_leaf[0], model_leaf[1], res_ids)
-            if model_leaf is not None and res_ids is not None
-            else None
-        )
+        records = None
+        if model_leaf is not None and res_ids is not None:
+            name, value = model_leaf
+            models = frozenset(value if isinstance(value, list | tuple) else [value])
+            records = (name, models, res_ids)
         return cls(ids=ids, after=after, strict=strict, records=records)
 
     def cost(
@@ -654,11 +655,11 @@ class AccessPath:
                 return bisect.bisect_right(ids, last_id) - first
             return len(ids) - first
         if self.records is not None:
-            field_name, model, res_ids = self.records
+            field_name, models, res_ids = self.records
             return sum(
                 1
                 for row in table.rows.values()
-                if row.get(field_name) == model and row.get("res_id") in res_ids
+                if row.get(field_name) in models and row.get("res_id") in res_ids
             )
         return len(table.rows)
 
@@ -1289,6 +1290,12 @@ class OdooSim:
         path = scope["path"]
         if path in ("/xmlrpc/2/common", "/xmlrpc/2/object") and request.method == "POST":
             await self._serve_xmlrpc(request, path.rsplit("/", 1)[-1], send)
+        elif path == "/sim/stats":
+            # the simulator's own counters, for a benchmark running it in another process
+            if request.method == "POST":
+                self.reset_calls()
+            stats = {"calls": sum(self.calls.values()), "examined": self.examined()}
+            await _json_response(stats, 200)(scope, receive, send)
         elif path.startswith("/json/2/") and self.version >= 19:
             await self._serve_json2(request, send)
         elif path == "/web/version" and self.version >= 19:

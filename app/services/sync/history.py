@@ -40,6 +40,7 @@ class DoneActivity:
     """What matching needs of a done (archived or deleted) activity."""
 
     external_id: int
+    res_model: str
     res_id: str
     type_id: int | None
     not_before: datetime  # it cannot have been done earlier
@@ -50,6 +51,7 @@ class DoneActivity:
 @dataclass(frozen=True, slots=True)
 class DoneMessage:
     external_id: int
+    res_model: str
     res_id: str
     type_id: int
     posted_at: datetime
@@ -58,15 +60,21 @@ class DoneMessage:
 
 
 async def done_messages(
-    client: OdooClient, res_model: str, res_ids: Iterable[str]
+    client: OdooClient, activities: Iterable[DoneActivity]
 ) -> list[DoneMessage]:
-    """The done messages on these records of ``res_model`` (one call, by Odoo's index)."""
-    ids = sorted({int(r) for r in res_ids if r.isdigit()})
-    if not ids:
+    """The done messages on the records of these activities: one call, by Odoo's
+    `(model, res_id)` index (a few messages of another model with a same id come along and are
+    ignored)."""
+    wanted = {(a.res_model, a.res_id) for a in activities if a.res_id.isdigit()}
+    if not wanted:
         return []
     rows = await client.search_read(
         MESSAGE_MODEL,
-        [("model", "=", res_model), ("res_id", "in", ids), ("mail_activity_type_id", "!=", False)],
+        [
+            ("model", "in", sorted({model for model, _ in wanted})),
+            ("res_id", "in", sorted({int(res_id) for _, res_id in wanted})),
+            ("mail_activity_type_id", "!=", False),
+        ],
         DONE_MESSAGE_FIELDS,
         limit=None,
         order="id asc",
@@ -75,11 +83,14 @@ async def done_messages(
     found = []
     for raw in rows:
         message = normalize_message(raw)
-        if message.res_id is None or message.activity_type_id is None:
+        if message.res_model is None or message.res_id is None:
+            continue
+        if message.activity_type_id is None or (message.res_model, message.res_id) not in wanted:
             continue
         found.append(
             DoneMessage(
                 external_id=message.external_id,
+                res_model=message.res_model,
                 res_id=message.res_id,
                 type_id=message.activity_type_id,
                 posted_at=message.date,
@@ -94,9 +105,9 @@ def match(
     activities: Sequence[DoneActivity], messages: Sequence[DoneMessage]
 ) -> dict[int, DoneMessage]:
     """Each activity's done message (by activity id), each message claimed at most once."""
-    by_key: dict[tuple[str, int], list[DoneMessage]] = {}
+    by_key: dict[tuple[str, str, int], list[DoneMessage]] = {}
     for message in sorted(messages, key=lambda m: (m.posted_at, m.external_id)):
-        by_key.setdefault((message.res_id, message.type_id), []).append(message)
+        by_key.setdefault((message.res_model, message.res_id, message.type_id), []).append(message)
     matched: dict[int, DoneMessage] = {}
     claimed: set[int] = set()
     for activity in sorted(activities, key=lambda a: (a.not_before, a.external_id)):
@@ -104,7 +115,7 @@ def match(
             continue
         candidates = [
             m
-            for m in by_key.get((activity.res_id, activity.type_id), ())
+            for m in by_key.get((activity.res_model, activity.res_id, activity.type_id), ())
             if m.external_id not in claimed
             and m.posted_at >= activity.not_before - _TOLERANCE
             and (not activity.summary or activity.summary in m.text)

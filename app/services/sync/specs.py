@@ -167,17 +167,12 @@ async def _leads(mapper: Mapper, rows: Sequence[Row]) -> list[Doc]:
 
 
 async def _done_messages(
-    mapper: Mapper, done: Sequence[history.DoneActivity], res_model_of: Mapping[int, str]
+    mapper: Mapper, done: Sequence[history.DoneActivity]
 ) -> dict[int, history.DoneMessage]:
-    """The done message of each done activity (one call per record model in the batch)."""
-    by_model: dict[str, list[history.DoneActivity]] = {}
-    for activity in done:
-        by_model.setdefault(res_model_of[activity.external_id], []).append(activity)
-    matched: dict[int, history.DoneMessage] = {}
-    for res_model, group in by_model.items():
-        messages = await history.done_messages(mapper.client, res_model, (a.res_id for a in group))
-        matched.update(history.match(group, messages))
-    return matched
+    """The done message of each done activity (one call for the batch)."""
+    if not done:
+        return {}
+    return history.match(done, await history.done_messages(mapper.client, done))
 
 
 async def _activities(mapper: Mapper, rows: Sequence[Row]) -> list[Doc]:
@@ -196,6 +191,7 @@ async def _activities(mapper: Mapper, rows: Sequence[Row]) -> list[Doc]:
     done = [
         history.DoneActivity(
             external_id=a.external_id,
+            res_model=a.related_model,
             res_id=a.related_id,
             type_id=a.odoo_type_id,
             not_before=a.updated_at,  # archived when done: the done message is as recent
@@ -205,8 +201,7 @@ async def _activities(mapper: Mapper, rows: Sequence[Row]) -> list[Doc]:
         for a in activities
         if a.done and a.related_model and a.related_id
     ]
-    res_model_of = {a.external_id: a.related_model or "" for a in activities}
-    feedback = await _done_messages(mapper, done, res_model_of) if done else {}
+    feedback = await _done_messages(mapper, done)
     opportunity = mapper.settings.opportunity_model
     docs = []
     for activity in activities:
@@ -240,7 +235,6 @@ async def _activities_vanished(mapper: Mapper, external_ids: Sequence[int]) -> l
         records.ACTIVITY, {records.odoo_activity_id(i) for i in external_ids}, None
     )
     done = []
-    res_model_of: dict[int, str] = {}
     for doc in stored.values():
         if not (doc.get("odoo_res_model") and doc.get("odoo_res_id")):
             continue
@@ -249,6 +243,7 @@ async def _activities_vanished(mapper: Mapper, external_ids: Sequence[int]) -> l
         done.append(
             history.DoneActivity(
                 external_id=doc["external_id"],
+                res_model=doc["odoo_res_model"],
                 res_id=doc["odoo_res_id"],
                 type_id=doc.get("odoo_type_id"),
                 not_before=seen_open or doc["updated_at"],
@@ -256,8 +251,7 @@ async def _activities_vanished(mapper: Mapper, external_ids: Sequence[int]) -> l
                 date_done=completed_at.date() if completed_at else None,
             )
         )
-        res_model_of[doc["external_id"]] = doc["odoo_res_model"]
-    matched = await _done_messages(mapper, done, res_model_of) if done else {}
+    matched = await _done_messages(mapper, done)
     kept = []
     for doc in stored.values():
         message = matched.get(doc["external_id"])
