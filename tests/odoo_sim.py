@@ -344,6 +344,19 @@ class Table:
         # rows (a dict) iterate in insertion order; while ids arrive increasing that is id order
         self.in_id_order = True
         self._ids: list[int] | None = None  # the primary key index, built when first needed
+        self._by_record: dict[tuple[Any, Any], list[int]] | None = None  # (model, res_id)
+
+    @property
+    def by_record(self) -> dict[tuple[Any, Any], list[int]]:
+        """Ids by (model, res_id): the index Odoo keeps on mail_message and mail_activity."""
+        if self._by_record is None:
+            field_name = "model" if "model" in self.fields else "res_model"
+            index: dict[tuple[Any, Any], list[int]] = {}
+            for rid in self.ids:
+                row = self.rows[rid]
+                index.setdefault((row.get(field_name), row.get("res_id")), []).append(rid)
+            self._by_record = index
+        return self._by_record
 
     @property
     def ids(self) -> list[int]:
@@ -357,6 +370,7 @@ class Table:
             if row["id"] < self.next_id - 1:
                 self.in_id_order = False
             self._ids = None
+        self._by_record = None
         self.rows[row["id"]] = row
         self.next_id = max(self.next_id, row["id"] + 1)
         if indexed:
@@ -375,6 +389,7 @@ class Table:
         row = self.rows.pop(record_id)
         self.unindex(row)
         self._ids = None
+        self._by_record = None
         return row
 
 
@@ -638,6 +653,14 @@ class AccessPath:
             records = (name, models, res_ids)
         return cls(ids=ids, after=after, strict=strict, records=records)
 
+    def record_ids(self, table: Table) -> list[int] | None:
+        """Ids the (model, res_id) index finds, in id order (None: not that access path)."""
+        if self.records is None or self.ids is not None or self.after is not None:
+            return None
+        _, models, res_ids = self.records
+        index = table.by_record
+        return sorted(i for m in models for r in res_ids for i in index.get((m, r), ()))
+
     def cost(
         self, table: Table, keys: list[tuple[str, bool]], *, limit: int | None, last_id: int | None
     ) -> int:
@@ -654,13 +677,9 @@ class AccessPath:
             if keys == [("id", False)] and last_id is not None:
                 return bisect.bisect_right(ids, last_id) - first
             return len(ids) - first
-        if self.records is not None:
-            field_name, models, res_ids = self.records
-            return sum(
-                1
-                for row in table.rows.values()
-                if row.get(field_name) in models and row.get("res_id") in res_ids
-            )
+        found = self.record_ids(table)
+        if found is not None:
+            return len(found)
         return len(table.rows)
 
 
@@ -1021,7 +1040,10 @@ class OdooSim:
 
         rows: Iterator[dict[str, Any]]
         by_id = table.rows
-        if path.ids is not None and keys in ([("id", False)], [("id", True)]):
+        indexed = path.record_ids(table)
+        if indexed is not None and keys in ([("id", False)], [("id", True)]):
+            rows = (by_id[i] for i in (reversed(indexed) if keys[0][1] else indexed))
+        elif path.ids is not None and keys in ([("id", False)], [("id", True)]):
             ordered = sorted((i for i in set(path.ids) if i in by_id), reverse=keys[0][1])
             rows = (by_id[i] for i in ordered)
         elif path.after is not None and keys == [("id", False)]:
