@@ -50,6 +50,24 @@ def test_id_ranges_lists_and_reads_examine_what_they_walk(sim: OdooSim) -> None:
         context=ALL,
     )
     assert sim.examined() == ids.index(chatter[-1]["id"]) + 1
+    sim.reset_calls()
+
+    # a record's chatter through Odoo's (model, res_id) index: the rows of those records
+    leads = sorted(sim.table("crm.lead"))[:3]
+    on_leads = sim.search_read(
+        "mail.message",
+        [("model", "in", ["crm.lead"]), ("res_id", "in", leads), ("message_type", "!=", "x")],
+        ["id"],
+        order="id asc",
+        context=ALL,
+    )
+    expected = [
+        mid
+        for mid, row in sorted(sim.table("mail.message").items())
+        if row["model"] == "crm.lead" and row["res_id"] in leads
+    ]
+    assert [row["id"] for row in on_leads] == expected
+    assert sim.examined() == len(expected)
 
 
 def test_a_transaction_stamps_its_start_and_commits_late(sim: OdooSim) -> None:

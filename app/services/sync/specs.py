@@ -44,6 +44,8 @@ from app.store.odoo_mirror import FieldUpdate
 
 Row = Mapping[str, Any]
 Doc = dict[str, Any]
+# Leads and partners whose names a run keeps at hand (then it starts afresh): flat memory.
+NAME_CACHE = 50_000
 
 
 @dataclass
@@ -61,6 +63,9 @@ class Mapper:
     open_since: datetime | None = None
     # ids of records this run could not map, by model (the sweep does not read them again)
     skipped: dict[str, set[int]] = field(default_factory=dict)
+    # synced leads and partners already looked up this run (they are read before the activities
+    # and messages that name them); bounded, then started afresh
+    _records: dict[tuple[str, str], Doc | None] = field(default_factory=dict)
     _types: dict[int, OdooActivityType] | None = None
     _uid_by_partner: dict[str, int] | None = None
 
@@ -94,19 +99,34 @@ class Mapper:
     async def names(self, references: set[tuple[str | None, str | None]]) -> dict[Any, Doc]:
         """Synced leads and partners by (model, id): their name (and a lead's contact)."""
         opportunity = self.settings.opportunity_model
-        leads = {records.odoo_opportunity_id(i) for m, i in references if m == opportunity and i}
-        partners = {records.odoo_partner_id(i) for m, i in references if m == PARTNER_MODEL and i}
-        found: dict[Any, Doc] = {}
+        wanted = {
+            (model, record_id)
+            for model, record_id in references
+            if model in (opportunity, PARTNER_MODEL) and record_id
+        }
+        unknown = wanted - self._records.keys()
+        if len(self._records) + len(unknown) > NAME_CACHE:
+            self._records.clear()
+            unknown = wanted
+        leads = {records.odoo_opportunity_id(i) for m, i in unknown if m == opportunity}
+        partners = {records.odoo_partner_id(i) for m, i in unknown if m == PARTNER_MODEL}
+        for key in unknown:
+            self._records[key] = None  # not synced (yet): Odoo's own copy of the name is used
         if leads:
             for doc in (
                 await self.stored(records.OPPORTUNITY, leads, ("external_id", "name", "contact_id"))
             ).values():
-                found[(opportunity, str(doc["external_id"]))] = doc
+                self._records[(opportunity, str(doc["external_id"]))] = doc
         if partners:
             for doc in (
                 await self.stored(records.PARTNER, partners, ("external_id", "name"))
             ).values():
-                found[(PARTNER_MODEL, str(doc["external_id"]))] = doc
+                self._records[(PARTNER_MODEL, str(doc["external_id"]))] = doc
+        found: dict[Any, Doc] = {}
+        for key in wanted:
+            cached = self._records.get(key)
+            if cached is not None:
+                found[key] = cached
         return found
 
     def each(self, model: str, rows: Sequence[Row], build: Callable[[Row], Any]) -> list[Any]:
