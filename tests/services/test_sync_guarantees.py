@@ -301,3 +301,35 @@ def _lookups(sim: OdooSim, model: str) -> int:
         for call in sim.call_log
         if call.model == model and "mail_activity_type_id" in str(call.params.get("domain"))
     )
+
+
+@pytest.mark.parametrize("protocol", ["json2"])
+async def test_an_edit_behind_a_long_full_pass_is_read_by_the_next_run(
+    sim: OdooSim, settings: Settings, store: Store, runner: SyncRunner, clock: FrozenClock
+) -> None:
+    ids = sorted(sim.table("mail.activity"))
+    edits: list[int] = []
+
+    def progress(model: str, counts: Any, done: bool) -> None:
+        if model == "mail.activity" and counts.fetched and not edits:
+            # behind the walk, then (two hours later: longer than the overlap) ahead of it
+            sim.edit("mail.activity", ids[0], summary="Edited behind the pass")
+            sim.advance(7200)
+            sim.edit("mail.activity", ids[-1], summary="Edited ahead of the pass")
+            edits.append(ids[0])
+
+    clock.advance(timedelta(minutes=1))
+    full = await runner.run(progress=progress)
+    assert full.status == "succeeded" and edits
+    assert (await stored(store, records.ACTIVITY))[f"odoo_activity_{ids[0]}"]["subject"] != (
+        "Edited behind the pass"
+    )
+
+    run = await sync(runner, clock)
+
+    assert run.counts["mail.activity"].fetched == 1  # listed with everything, read alone
+    docs = await stored(store, records.ACTIVITY)
+    assert docs[f"odoo_activity_{ids[0]}"]["subject"] == "Edited behind the pass"
+    assert docs[f"odoo_activity_{ids[-1]}"]["subject"] == "Edited ahead of the pass"
+    again = await sync(runner, clock)  # and from then on, the window after the watermark
+    assert again.counts["mail.activity"].fetched == 0

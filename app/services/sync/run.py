@@ -6,7 +6,8 @@ Reading a model (see `pages.py` for what each call costs Odoo):
 - an incremental pass lists what Odoo wrote since the watermark minus SYNC_OVERLAP_SECONDS (a
   long Odoo transaction commits records dated at its start) and reads, by id, only those whose
   `write_date` differs from the stored one: re-reading an unchanged record costs an id and a
-  timestamp, and writes nothing.
+  timestamp, and writes nothing. After a full pass, the next incremental pass lists from where
+  the watermark stood before it (`state.py`): edits made behind a long full pass are not lost.
 Pages go through a bounded pipeline (the next page is fetched while the previous one is mapped
 and written with ONE bulk write); the model's state moves only after a page is written, so an
 interrupted run loses nothing. A renamed user, partner or lead carries its name into the
@@ -147,6 +148,15 @@ class Run:
         assert self.client is not None
         if not model_state.in_full_pass:
             model_state.full_after, model_state.full_newest = 0, None
+            # changes behind the pass are listed by the next incremental pass from here
+            floor = model_state.write_date
+            if model_state.recheck:
+                floor = (
+                    None
+                    if model_state.recheck_from is None or floor is None
+                    else min(floor, model_state.recheck_from)
+                )
+            model_state.recheck_from = floor
         after = model_state.full_after or 0
 
         async def write(page: list[dict[str, Any]]) -> None:
@@ -170,15 +180,14 @@ class Run:
         )
         model_state.saw(model_state.full_newest)
         model_state.full_after = model_state.full_newest = None
+        model_state.recheck = True
         await self._save_states()
 
     async def _incremental_pass(self, spec: ModelSpec, model_state: ModelState) -> None:
         assert self.client is not None
-        since = (
-            model_state.write_date - timedelta(seconds=self.settings.sync_overlap_seconds)
-            if model_state.write_date is not None
-            else None
-        )
+        overlap = timedelta(seconds=self.settings.sync_overlap_seconds)
+        start = model_state.recheck_from if model_state.recheck else model_state.write_date
+        since = start - overlap if start is not None else None
         try:
             listed = await pages.written_since(self.client, spec.model, spec.domain, since)
         except OdooError as exc:
@@ -206,6 +215,7 @@ class Run:
             if listed
             else None
         )
+        model_state.recheck, model_state.recheck_from = False, None
         await self._save_states()
 
     async def _changed(

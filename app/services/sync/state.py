@@ -4,6 +4,11 @@ Per model: the watermark (the newest `write_date` read, as Odoo shows it, and th
 it) and, while a full pass is under way, the id it has read up to and the newest `write_date` it
 saw. A run that stops resumes a full pass from its id; an incremental pass needs nothing more:
 what it wrote before stopping is stored with its `write_date` and is not read again.
+
+A full pass walks by id, so a record edited behind it while it runs is not read again by it.
+When it ends, the next incremental pass lists changes from where the watermark stood before the
+pass (from the beginning after a first sync) instead of from the new watermark: every change
+made during the pass is listed once, and only those that differ from the store are read.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ class ModelState:
     last_id: int = 0
     full_after: int | None = None
     full_newest: tuple[datetime, int] | None = None
+    # after a full pass: the next incremental pass lists changes from `recheck_from` (None: all)
+    recheck: bool = False
+    recheck_from: datetime | None = None
 
     @property
     def in_full_pass(self) -> bool:
@@ -56,6 +64,8 @@ def states_from(doc: Mapping[str, Any]) -> dict[str, ModelState]:
             full_newest=(newest_at, int(entry.get("full_newest_id") or 0))
             if newest_at is not None
             else None,
+            recheck=entry.get("recheck") is True,
+            recheck_from=_aware(entry.get("recheck_from")),
         )
     return found
 
@@ -70,6 +80,8 @@ def states_field(states: Mapping[str, ModelState]) -> list[dict[str, Any]]:
             "full_after": state.full_after,
             "full_newest_at": state.full_newest[0] if state.full_newest else None,
             "full_newest_id": state.full_newest[1] if state.full_newest else None,
+            "recheck": state.recheck,
+            "recheck_from": state.recheck_from,
         }
         for model, state in states.items()
     ]
