@@ -36,6 +36,18 @@ ODOO_MIRROR_INDEXES = [
         ],
         name="by_source_external_id",
     ),
+    # A lead's new contact into its activities that had the old one.
+    IndexModel(
+        [
+            ("tenant_id", A),
+            ("entity_type", A),
+            ("is_active", A),
+            ("data.related.model", A),
+            ("data.related.id", A),
+            ("data.contact_id", A),
+        ],
+        name="by_related_contact",
+    ),
     # A renamed partner's name into the messages it wrote.
     IndexModel(
         [("tenant_id", A), ("entity_type", A), ("is_active", A), ("data.author_id", A)],

@@ -314,6 +314,18 @@ async def test_incremental_run_reflects_edits_and_archives(
     assert docs[f"odoo_activity_{deleted}"]["feedback"] == "Offer accepted"
     lead = (await stored(store, records.OPPORTUNITY))[f"odoo_opportunity_{lead_id}"]
     assert lead["contact_id"] == str(new_partner)
+    # its activities, not re-read (Odoo did not touch them), take the lead's new contact
+    on_lead = [
+        d
+        for d in docs.values()
+        if d["related"]
+        and d["related"]["id"] == str(lead_id)
+        and d["related"]["model"] == "crm.lead"
+    ]
+    assert on_lead
+    assert {(d["contact_id"], d["contact_name"]) for d in on_lead} == {
+        (str(new_partner), sim.table("res.partner")[new_partner]["name"])
+    }
     message = (await stored(store, records.MESSAGE))[f"odoo_message_{message_id}"]
     assert message["body"] == "<p>Edited</p>" and message["body_text"] == "Edited"
     await assert_store_matches(sim, settings, store)

@@ -340,14 +340,24 @@ def _partner_renamed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Fie
 
 def _lead_renamed(model: str) -> RenameRule:
     def renamed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldUpdate]:
-        if old.get("name") == new["name"]:
-            return []
         related = {"related.model": model, "related.id": str(new["external_id"])}
-        name = {"related.name": new["name"]}
-        return [
-            FieldUpdate(records.ACTIVITY, related, name),
-            FieldUpdate(records.MESSAGE, related, name),
-        ]
+        updates = []
+        if old.get("name") != new["name"]:
+            name = {"related.name": new["name"]}
+            updates += [
+                FieldUpdate(records.ACTIVITY, related, name),
+                FieldUpdate(records.MESSAGE, related, name),
+            ]
+        if old.get("contact_id") != new["contact_id"]:
+            # the lead's contact changed: so does that of its activities that had the old one
+            updates.append(
+                FieldUpdate(
+                    records.ACTIVITY,
+                    {**related, "contact_id": old.get("contact_id")},
+                    {"contact_id": new["contact_id"], "contact_name": new["contact_name"]},
+                )
+            )
+        return updates
 
     return renamed
 
@@ -392,7 +402,7 @@ def model_specs(settings: Settings, server_major: int) -> list[ModelSpec]:
             fields_for("crm.lead", server_major),
             _leads,
             renames=_lead_renamed(opportunity),
-            rename_fields=("name",),
+            rename_fields=("name", "contact_id"),
         ),
         ModelSpec(
             ACTIVITY_MODEL,
