@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.connectors.odoo.config import OdooConfig
 
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me"
 
@@ -69,15 +71,19 @@ class Settings(BaseSettings):
     odoo_max_retries: int = Field(default=3, ge=0, le=20)
     odoo_backoff_seconds: float = Field(default=0.5, ge=0)
     opportunity_model: str = "crm.lead"
-    # Chatter: comma-separated lists (empty models = the opportunity model only).
+    # Chatter: comma-separated lists. Empty models = the opportunity model and res.partner;
+    # empty types = every type Odoo's chatter shows (all but user_notification).
     odoo_message_models: str = ""
-    odoo_message_types: str = "comment,email,notification"
+    odoo_message_types: str = ""
     odoo_message_excluded_subtypes: str = ""
 
     # Odoo sync
     sync_interval_seconds: float = Field(default=300.0, ge=0)
     sync_reconcile_every: int = Field(default=24, ge=1)
     sync_lease_seconds: float = Field(default=300.0, gt=0)
+    # Incremental runs re-read what Odoo wrote this long before the watermark: a transaction
+    # stamps write_date at its start and may commit later than records already read.
+    sync_overlap_seconds: float = Field(default=600.0, ge=0)
 
     # Scheduled jobs (reminder delivery; later the Odoo sync). Tests turn it off.
     scheduler_enabled: bool = True
@@ -156,12 +162,11 @@ class Settings(BaseSettings):
             return self
         if not self.odoo_db:
             raise ValueError("ODOO_URL is set: ODOO_DB is required too")
-        if self.odoo_password is None and self.odoo_api_key is None:
-            raise ValueError("ODOO_URL is set: ODOO_PASSWORD or ODOO_API_KEY is required")
-        if self.odoo_protocol == "json2" and self.odoo_api_key is None:
-            raise ValueError("ODOO_PROTOCOL=json2 needs ODOO_API_KEY")
-        if self.odoo_protocol == "xmlrpc" and not self.odoo_username:
-            raise ValueError("ODOO_PROTOCOL=xmlrpc needs ODOO_USERNAME")
+        try:
+            _ = self.odoo  # the connector's own checks: credentials, protocol, URL
+        except ValidationError as exc:
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise ValueError(f"ODOO_* settings: {reasons}") from None
         # The lease is renewed after every page: it must outlive the slowest page (every
         # attempt timing out), or another replica could take over a run that is still alive.
         slowest_page = self.odoo_timeout_seconds * (self.odoo_max_retries + 1)
@@ -195,12 +200,30 @@ class Settings(BaseSettings):
         return "RS256" if self.jwt_public_key else "HS256"
 
     @property
+    def odoo(self) -> OdooConfig | None:
+        """The connector's configuration, or None when Odoo is not configured."""
+        if self.odoo_url is None or not self.odoo_db:
+            return None
+        return OdooConfig(
+            url=self.odoo_url,
+            db=self.odoo_db,
+            username=self.odoo_username,
+            password=self.odoo_password,
+            api_key=self.odoo_api_key,
+            protocol=self.odoo_protocol,
+            timeout_seconds=self.odoo_timeout_seconds,
+            max_retries=self.odoo_max_retries,
+            backoff_base_seconds=self.odoo_backoff_seconds,
+        )
+
+    @property
     def message_models(self) -> tuple[str, ...]:
         """The Odoo models whose chatter is synced (ODOO_MESSAGE_MODELS)."""
-        return _csv(self.odoo_message_models) or (self.opportunity_model,)
+        return _csv(self.odoo_message_models) or (self.opportunity_model, "res.partner")
 
     @property
     def message_types(self) -> tuple[str, ...]:
+        """The message types synced; empty = every type the chatter shows (ODOO_MESSAGE_TYPES)."""
         return _csv(self.odoo_message_types)
 
     @property

@@ -1,4 +1,5 @@
-"""Odoo sync benchmark: a full sync from the simulator over loopback, against its ceiling.
+"""Odoo sync benchmark: a full sync from the cost-charging simulator over loopback, against its
+ceiling, then an incremental run with nothing to do.
 
     python -m bench.sync_bench                        # JSON-2; ~29k and ~124k records; seed at ~4k
     python -m bench.sync_bench --protocol xmlrpc      # the same over XML-RPC
@@ -10,9 +11,10 @@ Sizes are `activities:messages` (leads, users and partners come with them). The 
 its own process (`serve-sim` below) so it does not share our event loop; every measurement runs
 in a fresh process, so its peak RSS (`ru_maxrss`) is its own:
 
-- ceiling: the same connector pages through the same models (same domains, fields, page size,
-  transport) with `iter_pages` and discards the pages;
-- sync: `SyncRunner.run(full=True)` into the store (embedded, or MongoDB with MONGODB_URI);
+- ceiling: the fastest pull of the same records: the same connector pages through the same
+  models by id (same domains, fields, page size, transport) and discards the pages;
+- sync: `SyncRunner.run(full=True)` into the store (embedded, or MongoDB with MONGODB_URI), then
+  `SyncRunner.run()` again (an incremental run, no change in Odoo);
 - sync, no database: the same run with a store whose serving collection discards the bulk writes
   (everything else is real). The embedded store lives in our process and costs far more CPU per
   record than a MongoDB server would cost us (STORE.md), and it holds all the data in our memory;
@@ -21,8 +23,9 @@ in a fresh process, so its peak RSS (`ru_maxrss`) is its own:
   update_one per record filtered by serving_id), at a size it finishes.
 
 Figures: records/s (and outside the store: records / (seconds - store seconds)), RPC calls (HTTP
-requests, retries included), database write commands (bulk writes of data; state writes: the
-fenced watermark + lease renewal per page, run records), peak RSS.
+requests, retries included), rows the Odoo server examined (the simulator charges what PostgreSQL
+would scan: ../shared/ODOO.md), database write commands (bulk writes of data; state writes: the
+fenced state + lease renewal per page, run records), peak RSS.
 """
 
 from __future__ import annotations
@@ -112,22 +115,40 @@ def bench_settings(url: str, protocol: str, page_size: int) -> Any:
 
 
 class DiscardingCollection:
-    """The serving collection of the "no database" line: writes are counted and dropped."""
+    """The serving collection of the "no database" line: writes are counted and dropped (it
+    counts what was upserted per entity type, so the deletion check agrees with Odoo)."""
 
     name = "discard"
 
     def __init__(self) -> None:
         self.bulk_writes = 0
+        self.upserted: dict[str, int] = {}
 
     async def bulk_write(self, ops: Sequence[Any], *, ordered: bool = False) -> dict[str, int]:
         self.bulk_writes += 1
+        for op in ops:
+            entity_type = op._doc.get("$set", {}).get("entity_type")
+            if entity_type is not None:
+                self.upserted[entity_type] = self.upserted.get(entity_type, 0) + 1
         return {"matched": 0, "modified": 0, "upserted": len(ops), "inserted": 0}
 
     async def find(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         return []
 
+    async def count(self, filter: dict[str, Any]) -> int:
+        return self.upserted.get(filter.get("entity_type", ""), 0)
+
     async def update_many(self, *args: Any, **kwargs: Any) -> int:
         return 0
+
+
+def sim_stats(url: str, *, reset: bool = False) -> dict[str, int]:
+    import httpx
+
+    response = httpx.request("POST" if reset else "GET", f"{url}/sim/stats")
+    response.raise_for_status()
+    stats: dict[str, int] = response.json()
+    return stats
 
 
 def store_writes() -> dict[str, float]:
@@ -160,11 +181,14 @@ async def measure(mode: str, url: str, protocol: str, page_size: int) -> dict[st
     sink = DiscardingCollection()
     if mode == "sink":
         store.envelopes.collection = sink  # type: ignore[assignment]
+        store.odoo_mirror.collection = sink  # type: ignore[assignment]
     # The process set up as `python -m app serve|sync` sets itself up, in every mode.
     apply_gc_policy()
     writes_before = store_writes()
     records = 0
     per_model: dict[str, int] = {}
+    incremental: dict[str, Any] = {}
+    sim_stats(url, reset=True)
     try:
         async with httpx.AsyncClient(event_hooks={"request": [count_request]}) as http:
             usage = begin_usage()
@@ -177,22 +201,43 @@ async def measure(mode: str, url: str, protocol: str, page_size: int) -> dict[st
                 client = await connect_odoo(odoo_config(settings), http)  # type: ignore[arg-type]
                 records = await naive_sync(client, store, settings)
             else:
-                run = await SyncRunner(store, settings, Clock(), http).run(full=True)
+                runner = SyncRunner(store, settings, Clock(), http)
+                run = await runner.run(full=True)
                 if run.status != "succeeded":
                     raise RuntimeError(f"sync failed: {run.errors}")
-                records = sum(c.upserted for c in run.counts.values())
+                records = sum(c.fetched for c in run.counts.values())
             seconds = time.perf_counter() - started
+            full_stats = sim_stats(url)
+            full_requests = requests
+            writes = {op: int(n - writes_before[op]) for op, n in store_writes().items()}
+            # the no-database line cannot tell unchanged records (it stores nothing)
+            if mode == "ours":
+                # the first incremental run after a full one lists every change since before
+                # it (a recheck); the second is the steady state
+                for name in ("first", "steady"):
+                    sim_stats(url, reset=True)
+                    requests_before, again = requests, time.perf_counter()
+                    second = await runner.run()
+                    if second.status != "succeeded":
+                        raise RuntimeError(f"incremental sync failed: {second.errors}")
+                    incremental[name] = {
+                        "seconds": time.perf_counter() - again,
+                        "rpc_calls": requests - requests_before,
+                        "records": sum(c.fetched for c in second.counts.values()),
+                        "examined": sim_stats(url)["examined"],
+                    }
     finally:
         if not store.embedded:
             await store.client.drop_database(settings.mongodb_db)
         await store.close()
-    writes = {op: int(n - writes_before[op]) for op, n in store_writes().items()}
     return {
         "mode": mode,
         "records": records,
         "per_model": per_model,
         "seconds": seconds,
-        "rpc_calls": requests,
+        "rpc_calls": full_requests,
+        "examined": full_stats["examined"],
+        "incremental": incremental,
         "commands": usage.commands,
         "store_seconds": usage.seconds,
         "data_writes": writes["bulk_write"] + sink.bulk_writes
@@ -205,25 +250,19 @@ async def measure(mode: str, url: str, protocol: str, page_size: int) -> dict[st
 
 
 async def page_through(client: Any, settings: Any) -> dict[str, int]:
-    """The ceiling: the sync's reads, discarded. Records per model."""
-    from app.connectors.odoo.normalize import fields_for
-    from app.services.sync import ANY_ACTIVE, synced_models
+    """The ceiling: the sync's reads (same models, domains, fields, pages by id), discarded."""
+    from app.services.sync.pages import id_pages
+    from app.services.sync.specs import model_specs
 
     major = (await client.server_version()).major
     records: dict[str, int] = {}
-    for model in synced_models(settings):
-        records[model] = 0
-        domain: list[Any] = []
-        if model == "mail.message":
-            domain = [
-                ("model", "in", list(settings.message_models)),
-                ("message_type", "in", list(settings.message_types)),
-            ]
-        fields = fields_for("crm.lead" if model == settings.opportunity_model else model, major)
-        async for page in client.iter_pages(
-            model, domain, fields, page_size=settings.odoo_page_size, context=ANY_ACTIVE
+    for spec in model_specs(settings, major):
+        records[spec.model] = 0
+        fields = list(dict.fromkeys([*spec.fields, "id", "write_date"]))
+        async for page in id_pages(
+            client, spec.model, spec.domain, fields, page_size=settings.odoo_page_size
         ):
-            records[model] += len(page)
+            records[spec.model] += len(page)
     return records
 
 
@@ -305,6 +344,11 @@ def line(label: str, result: dict[str, Any], ceiling: dict[str, Any] | None) -> 
     if ceiling is not None:
         text += f" ({rate(result) / rate(ceiling):.2f}x ceiling)"
     text += f"  RPC {result['rpc_calls']:>4}"
+    if "examined" in result:
+        text += (
+            f"  rows examined {result['examined']:>8,}"
+            f" ({result['examined'] / max(result['records'], 1):.2f}x read)"
+        )
     if result["mode"] != "ceiling":
         text += (
             f"  data writes {result['data_writes']:>6,}  state writes {result['state_writes']:>4}"
@@ -333,19 +377,33 @@ def bench_protocol(args: argparse.Namespace, protocol: str, port: int) -> None:
         finally:
             sim.stop()
         pages = ours["data_writes"]
-        expected_rpc = 2 + sum(n // page + 1 for n in ceiling["per_model"].values())
+        models = len(ceiling["per_model"])
+        expected_rpc = 2 + sum(n // page + 1 for n in ceiling["per_model"].values()) + models
         print(
             f"{size.activities:,} activities + {size.messages:,} messages "
             f"-> {ceiling['records']:,} records in {pages} pages",
             flush=True,
         )
-        print(line("ceiling (iter_pages, discard)", ceiling, None))
+        print(line("ceiling (id pages, discard)", ceiling, None))
         print(line(f"sync -> {store_name}", ours, ceiling))
         print(line("sync, no database (discard)", sink, ceiling), flush=True)
+        for name, label in (
+            ("first", "next run (re-lists the full run)"),
+            ("steady", "incremental run, no change"),
+        ):
+            again = ours["incremental"][name]
+            print(
+                f"  {label:<30} {again['records']:>8,} rec "
+                f"{again['seconds']:>7.2f} s  RPC {again['rpc_calls']:>4}  rows examined "
+                f"{again['examined']:>8,} ({again['examined'] / max(ceiling['records'], 1):.2f}x "
+                "the synced records: a count and a changes listing per table)"
+            )
         print(
             f"  RPC calls: ours {ours['rpc_calls']}, ceiling {ceiling['rpc_calls']}, expected "
-            f"{expected_rpc} = 2 to connect + sum over the 6 models of (n // {page} + 1); "
-            f"data write commands per page: {ours['data_writes'] / pages:.2f}",
+            f"{expected_rpc} = 2 to connect + sum over the {models} models of (n // {page} + 1) "
+            f"+ one count per model, plus one done-message lookup per activity page holding "
+            f"archived done activities; data write commands per page: "
+            f"{ours['data_writes'] / pages:.2f}",
             flush=True,
         )
         rss["ours"].append(ours["peak_rss_mb"])

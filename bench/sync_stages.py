@@ -34,7 +34,8 @@ async def fetch(url: str, protocol: str, model: str) -> list[dict[str, Any]]:
 
     from app.connectors.odoo import connect_odoo
     from app.connectors.odoo.normalize import fields_for
-    from app.services.sync import ANY_ACTIVE, odoo_config
+    from app.services.sync import odoo_config
+    from app.services.sync.pages import id_pages
 
     settings = bench_settings(url, protocol, PAGE)
     async with httpx.AsyncClient() as http:
@@ -42,11 +43,16 @@ async def fetch(url: str, protocol: str, model: str) -> list[dict[str, Any]]:
         major = (await client.server_version()).major
         return [
             row
-            async for page in client.iter_pages(
-                model, [], fields_for(model, major), page_size=PAGE, context=ANY_ACTIVE
-            )
+            async for page in id_pages(client, model, [], fields_for(model, major), page_size=PAGE)
             for row in page
         ]
+
+
+def _fields(message: Any) -> dict[str, Any]:
+    """`message_document`'s arguments from an `OdooMessage`, as the sync's message spec passes."""
+    fields = message._asdict()
+    fields.pop("activity_type_id")
+    return {**fields, "author_uid": None}
 
 
 def best(label: str, records: int, run: Callable[[], T]) -> T:
@@ -111,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         normalize_message,
     )
     from app.gc_policy import apply_gc_policy
-    from app.services.sync import activity_document
+    from app.services.sync.mapping import activity_document
     from app.services.timeline import message_document
 
     sim = SimProcess(args.activities, args.messages, args.port)
@@ -134,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     docs = best(
         "messages: message_document",
         len(messages),
-        lambda: [dict(message_document(**m._asdict(), author_uid=None)) for m in normalized],
+        lambda: [dict(message_document(**_fields(m))) for m in normalized],
     )
     write_path("messages", "message", docs)
 
@@ -149,7 +155,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "activities: activity_document",
         len(activities),
         lambda: [
-            activity_document(a, contact_id=None, contact_name=None, tenant_zone=zone)
+            activity_document(
+                a,
+                related_name=a.related_name,
+                contact_id=None,
+                contact_name=None,
+                feedback=None,
+                tenant_zone=zone,
+            )
             for a in mapped
         ],
     )

@@ -60,6 +60,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         **_COMMON,
         "name": "char",
         "category": "selection",
+        "keep_done": "boolean",
         "active": "boolean",
     },
     "mail.activity": {
@@ -87,6 +88,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "email_from": "char",
         "subject": "char",
         "body": "html",
+        "mail_activity_type_id": "many2one",
     },
     "crm.lead": {
         **_COMMON,
@@ -121,11 +123,16 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }
 # Fields that appeared in a later version: (model, field) -> first major version having it.
-FIELD_SINCE = {("mail.activity", "date_done"): 17, ("mail.activity", "active"): 17}
+FIELD_SINCE = {
+    ("mail.activity", "date_done"): 17,
+    ("mail.activity", "active"): 17,
+    ("mail.activity.type", "keep_done"): 17,
+}
 COMODELS = {
     ("mail.activity", "activity_type_id"): "mail.activity.type",
     ("mail.activity", "user_id"): "res.users",
     ("mail.message", "author_id"): "res.partner",
+    ("mail.message", "mail_activity_type_id"): "mail.activity.type",
     ("crm.lead", "partner_id"): "res.partner",
     ("crm.lead", "user_id"): "res.users",
     ("res.users", "partner_id"): "res.partner",
@@ -150,6 +157,8 @@ ACTIVITY_TYPES = [
     (7, "Note", "default"),
     (8, "Event", "default"),
 ]
+# Types whose done activities Odoo 17+ keeps archived; the others are deleted once done.
+KEEP_DONE_TYPES = frozenset({2, 3})
 STAGES = [[1, "New"], [2, "Qualified"], [3, "Proposition"], [4, "Won"]]
 SUBTYPES = {
     "discussion": [1, "Discussions"],
@@ -290,6 +299,8 @@ class InjectedFault:
     exception: str = "odoo.exceptions.UserError"
     size_bytes: int = 0
     declare_length: bool = False
+    # only calls whose domain, as text, contains this (e.g. "'id', '>'": id pages only)
+    domain_contains: str | None = None
     seen: int = 0
     fired: int = 0
 
@@ -298,12 +309,16 @@ class InjectedFault:
             (self.protocol is None or self.protocol == call.protocol)
             and (self.model is None or self.model == call.model)
             and (self.method is None or self.method == call.method)
+            and (
+                self.domain_contains is None
+                or self.domain_contains in str(call.params.get("domain"))
+            )
         )
 
 
 @dataclass
 class SimCall:
-    """One RPC as the simulator received it."""
+    """One RPC as the simulator received it, and the rows it made the server examine."""
 
     seq: int
     protocol: str  # xmlrpc | json2
@@ -311,6 +326,7 @@ class SimCall:
     method: str
     params: dict[str, Any] = field(default_factory=dict)
     fault: str | None = None
+    examined: int = 0
 
 
 # -- tables, domains, ordering --------------------------------------------------------------------
@@ -327,10 +343,34 @@ class Table:
         self.next_id = 1
         # rows (a dict) iterate in insertion order; while ids arrive increasing that is id order
         self.in_id_order = True
+        self._ids: list[int] | None = None  # the primary key index, built when first needed
+        self._by_record: dict[tuple[Any, Any], list[int]] | None = None  # (model, res_id)
+
+    @property
+    def by_record(self) -> dict[tuple[Any, Any], list[int]]:
+        """Ids by (model, res_id): the index Odoo keeps on mail_message and mail_activity."""
+        if self._by_record is None:
+            field_name = "model" if "model" in self.fields else "res_model"
+            index: dict[tuple[Any, Any], list[int]] = {}
+            for rid in self.ids:
+                row = self.rows[rid]
+                index.setdefault((row.get(field_name), row.get("res_id")), []).append(rid)
+            self._by_record = index
+        return self._by_record
+
+    @property
+    def ids(self) -> list[int]:
+        """Every id in order: the primary key (an index range scan is a slice of it)."""
+        if self._ids is None:
+            self._ids = sorted(self.rows)
+        return self._ids
 
     def add(self, row: dict[str, Any], *, indexed: bool = True) -> None:
-        if row["id"] not in self.rows and row["id"] < self.next_id - 1:
-            self.in_id_order = False
+        if row["id"] not in self.rows:
+            if row["id"] < self.next_id - 1:
+                self.in_id_order = False
+            self._ids = None
+        self._by_record = None
         self.rows[row["id"]] = row
         self.next_id = max(self.next_id, row["id"] + 1)
         if indexed:
@@ -348,6 +388,8 @@ class Table:
     def remove(self, record_id: int) -> dict[str, Any]:
         row = self.rows.pop(record_id)
         self.unindex(row)
+        self._ids = None
+        self._by_record = None
         return row
 
 
@@ -416,6 +458,11 @@ class Query:
             return ("true",)
         if (name, operator, value) in ((0, "=", 1), (False, "=", True)):
             return ("false",)
+        if isinstance(name, str) and name.endswith(".name"):
+            # a many2one's name through its path (`subtype_id.name`): compared by name
+            base = name.removesuffix(".name")
+            if self.visible.get(base) == "many2one" and isinstance(value, str):
+                name = base
         if not isinstance(name, str) or name not in self.visible:
             raise self._invalid_field(name)
         if not isinstance(operator, str):
@@ -565,6 +612,77 @@ class Query:
         return 0
 
 
+@dataclass(frozen=True)
+class AccessPath:
+    """How PostgreSQL would find a domain's rows: by primary key (an `id` list or range), by
+    the (model, res_id) index of mail.message / mail.activity (values or lists of them), or by
+    scanning the table
+    (`write_date`, `create_date` and every other field are unindexed)."""
+
+    ids: tuple[int, ...] | None = None
+    after: int | None = None
+    strict: bool = True
+    records: tuple[str, frozenset[Any], frozenset[Any]] | None = None
+
+    @classmethod
+    def of(cls, query: Query) -> AccessPath:
+        ids: tuple[int, ...] | None = None
+        after: int | None = None
+        strict = True
+        model_leaf: tuple[str, Any] | None = None
+        res_ids: frozenset[Any] | None = None
+        for node in query.conjuncts():
+            if node[0] != "leaf":
+                continue
+            _, name, operator, value = node
+            if name == "id":
+                if operator == "in" and isinstance(value, list | tuple):
+                    ids = tuple(v for v in value if isinstance(v, int))
+                elif operator == "=" and isinstance(value, int):
+                    ids = (value,)
+                elif operator in (">", ">=") and isinstance(value, int):
+                    after, strict = value, operator == ">"
+            elif name in ("model", "res_model") and operator in ("=", "in"):
+                model_leaf = (name, value)
+            elif name == "res_id" and operator in ("=", "in"):
+                res_ids = frozenset(value if isinstance(value, list | tuple) else [value])
+        records = None
+        if model_leaf is not None and res_ids is not None:
+            name, value = model_leaf
+            models = frozenset(value if isinstance(value, list | tuple) else [value])
+            records = (name, models, res_ids)
+        return cls(ids=ids, after=after, strict=strict, records=records)
+
+    def record_ids(self, table: Table) -> list[int] | None:
+        """Ids the (model, res_id) index finds, in id order (None: not that access path)."""
+        if self.records is None or self.ids is not None or self.after is not None:
+            return None
+        _, models, res_ids = self.records
+        index = table.by_record
+        return sorted(i for m in models for r in res_ids for i in index.get((m, r), ()))
+
+    def cost(
+        self, table: Table, keys: list[tuple[str, bool]], *, limit: int | None, last_id: int | None
+    ) -> int:
+        """Rows examined: ``last_id`` is where an id-ordered walk stopped with its limit met."""
+        if self.ids is not None:
+            return len(set(self.ids))
+        if self.after is not None:
+            ids = table.ids
+            first = (
+                bisect.bisect_right(ids, self.after)
+                if self.strict
+                else bisect.bisect_left(ids, self.after)
+            )
+            if keys == [("id", False)] and last_id is not None:
+                return bisect.bisect_right(ids, last_id) - first
+            return len(ids) - first
+        found = self.record_ids(table)
+        if found is not None:
+            return len(found)
+        return len(table.rows)
+
+
 def _parse_order(model: str, visible: Mapping[str, str], order: Any) -> list[tuple[str, bool]]:
     keys: list[tuple[str, bool]] = []
     for part in str(order).split(","):
@@ -583,6 +701,31 @@ def _parse_order(model: str, visible: Mapping[str, str], order: Any) -> list[tup
 
 
 # -- the simulator --------------------------------------------------------------------------------
+
+
+class SimTransaction:
+    """Writes stamped with the transaction's start, applied (visible) only at `commit`."""
+
+    def __init__(self, sim: OdooSim) -> None:
+        self.sim = sim
+        self.stamp = sim.now
+        self._pending: list[Callable[[], None]] = []
+
+    def create(self, model: str, vals: Mapping[str, Any]) -> int:
+        table = self.sim.tables[model]
+        record_id = int(vals.get("id") or table.next_id)
+        table.next_id = max(table.next_id, record_id + 1)  # the sequence moves at once
+        values = {**vals, "id": record_id}
+        self._pending.append(lambda: self.sim.create(model, values, stamp=self.stamp))
+        return record_id
+
+    def edit(self, model: str, record_id: int, **vals: Any) -> None:
+        self._pending.append(lambda: self.sim._write(model, record_id, vals, self.stamp))
+
+    def commit(self) -> None:
+        for apply in self._pending:
+            apply()
+        self._pending.clear()
 
 
 class OdooSim:
@@ -614,6 +757,8 @@ class OdooSim:
         self.clock = clock if subsecond else clock.replace(microsecond=0)
         self.tables = {model: Table(model, dict(fields)) for model, fields in SCHEMAS.items()}
         self.calls: Counter[tuple[str, str | None, str]] = Counter()
+        self.rows_examined: Counter[tuple[str, str | None, str]] = Counter()
+        self._serving: SimCall | None = None
         self.call_log: list[SimCall] = []
         self.faults: list[InjectedFault] = []
         self._closing = asyncio.Event()
@@ -677,17 +822,19 @@ class OdooSim:
             return [value, row.get("name", "") if row else f"#{value}"]
         return value
 
-    def create(self, model: str, vals: Mapping[str, Any]) -> int:
-        """Create a record stamped with the clock; many2one values may be bare ids."""
+    def create(self, model: str, vals: Mapping[str, Any], *, stamp: str | None = None) -> int:
+        """Create a record stamped with the clock (or a transaction's start, ``stamp``);
+        many2one values may be bare ids."""
         table = self.tables[model]
         record_id = int(vals.get("id") or table.next_id)
+        when = stamp or self.now
         row: dict[str, Any] = {name: False for name in table.fields}
         if "active" in table.fields:
             row["active"] = True
         row.update({k: self._m2o(model, k, v) for k, v in vals.items()})
-        row.update(id=record_id, create_date=self.now, write_date=self.now)
+        row.update(id=record_id, create_date=when, write_date=when)
         if model == "mail.message" and not row.get("date"):
-            row["date"] = self.now
+            row["date"] = when
         table.add(row)
         return record_id
 
@@ -697,27 +844,79 @@ class OdooSim:
             self.edit(model, record_id, **vals)
 
     def edit(self, model: str, record_id: int, **vals: Any) -> None:
-        """Write values and bump ``write_date`` to the clock, as Odoo's write() does."""
+        """Write values and bump ``write_date`` to the clock, as Odoo's write() does.
+
+        Renaming a record touches only that record: activities and messages that show its name
+        keep their stored ``res_name`` / ``record_name`` (many2one names are read live)."""
+        self._write(model, record_id, vals, self.now)
+
+    def _write(self, model: str, record_id: int, vals: Mapping[str, Any], stamp: str) -> None:
         table = self.tables[model]
         row = table.rows[record_id]
         table.unindex(row)
         row.update({k: self._m2o(model, k, v) for k, v in vals.items()})
-        row["write_date"] = self.now
+        row["write_date"] = stamp
         table.add(row)
 
+    def transaction(self) -> SimTransaction:
+        """A transaction that starts now: what it writes is stamped with this moment (as
+        PostgreSQL's ``now()``) but invisible until `SimTransaction.commit`, however late."""
+        return SimTransaction(self)
+
     def archive(self, model: str, record_id: int) -> None:
-        """Archive a record. For mail.activity this is "mark done": Odoo 17+ keeps it archived
-        with ``date_done``; Odoo 16 deletes it (and so does the simulator on 16)."""
+        """Archive a record; for mail.activity this is "mark done" (`mark_done`)."""
         if model == "mail.activity":
-            if self.version < 17:
-                self.unlink(model, record_id)
-                return
-            self.edit(model, record_id, active=False, date_done=self.now[:10])
+            self.mark_done(record_id)
             return
         self.edit(model, record_id, active=False)
 
+    def mark_done(self, activity_id: int, feedback: str | None = None) -> int:
+        """``action_feedback``: post the "done" message on the activity's record, then archive
+        the activity (Odoo 17+, its type has ``keep_done``) or delete it (every other type, and
+        every type on Odoo 16). Returns the message id."""
+        activity = self.tables["mail.activity"].rows[activity_id]
+        type_id, type_name = activity["activity_type_id"] or [False, "Activity"]
+        summary = activity.get("summary")
+        body = f"<p>{type_name} done</p>"
+        if summary:
+            body += f'<div class="o_mail_note_title"><strong>{summary}</strong></div>'
+        if feedback:
+            body += f'<div class="fw-bold">Feedback:</div><p>{feedback}</p>'
+        admin_partner = self.tables["res.users"].rows.get(self.uid, {}).get("partner_id")
+        message_id = self.create(
+            "mail.message",
+            {
+                "model": activity["res_model"],
+                "res_id": activity["res_id"],
+                "record_name": activity["res_name"],
+                "message_type": "notification",
+                "subtype_id": list(SUBTYPES["activity"]),
+                "mail_activity_type_id": type_id,
+                "author_id": admin_partner[0] if isinstance(admin_partner, list) else False,
+                "body": body,
+            },
+        )
+        activity_type = self.tables["mail.activity.type"].rows.get(type_id) or {}
+        if self.version >= 17 and activity_type.get("keep_done"):
+            self.edit("mail.activity", activity_id, active=False, date_done=self.now[:10])
+        else:
+            self.tables["mail.activity"].remove(activity_id)
+        return message_id
+
     def unlink(self, model: str, record_id: int) -> None:
+        """Delete a record; its activities and chatter go with it, their write_date untouched."""
         self.tables[model].remove(record_id)
+        for dependent, field_name in (("mail.activity", "res_model"), ("mail.message", "model")):
+            if model == dependent:
+                continue
+            table = self.tables[dependent]
+            gone = [
+                rid
+                for rid, row in table.rows.items()
+                if row.get(field_name) == model and row.get("res_id") == record_id
+            ]
+            for rid in gone:
+                table.remove(rid)
 
     # -- credentials, counters, faults -----------------------------------------------------------
 
@@ -743,6 +942,7 @@ class OdooSim:
     def reset_calls(self) -> None:
         self.calls.clear()
         self.call_log.clear()
+        self.rows_examined.clear()
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -788,6 +988,7 @@ class OdooSim:
     def _record(self, call: SimCall) -> InjectedFault | None:
         self.calls[(call.protocol, call.model, call.method)] += 1
         self.call_log.append(call)
+        self._serving = call
         for fault in self.faults:
             if not fault.matches(call):
                 continue
@@ -820,7 +1021,8 @@ class OdooSim:
         limit: int | None = None,
         order: str | None = None,
         context: Mapping[str, Any],
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
+        """The matching rows in order; charges what PostgreSQL would examine to find them."""
         table = self.tables[model]
         visible = self.visible_fields(model)
         query = self._query(model, domain, context)
@@ -834,32 +1036,46 @@ class OdooSim:
         keys = _parse_order(model, visible, order or DEFAULT_ORDERS[model])
         offset = max(int(offset or 0), 0)
         stop = offset + int(limit) if limit else None
+        path = AccessPath.of(query)
 
         rows: Iterator[dict[str, Any]]
-        if keys in ([("write_date", False), ("id", False)], [("write_date", False)]):
+        by_id = table.rows
+        indexed = path.record_ids(table)
+        if indexed is not None and keys in ([("id", False)], [("id", True)]):
+            rows = (by_id[i] for i in (reversed(indexed) if keys[0][1] else indexed))
+        elif path.ids is not None and keys in ([("id", False)], [("id", True)]):
+            ordered = sorted((i for i in set(path.ids) if i in by_id), reverse=keys[0][1])
+            rows = (by_id[i] for i in ordered)
+        elif path.after is not None and keys == [("id", False)]:
+            ids = table.ids
+            first = (
+                bisect.bisect_right(ids, path.after)
+                if path.strict
+                else (bisect.bisect_left(ids, path.after))
+            )
+            rows = (by_id[ids[i]] for i in range(first, len(ids)))
+        elif keys in ([("write_date", False), ("id", False)], [("write_date", False)]):
             start = query.watermark_start()
-            index, by_id = table.index, table.rows
+            index = table.index
             rows = (by_id[index[i][1]] for i in range(start, len(index)))
         elif keys in ([("write_date", True), ("id", True)], [("write_date", True)]):
-            index, by_id = table.index, table.rows
+            index = table.index
             rows = (by_id[index[i][1]] for i in range(len(index) - 1, -1, -1))
         elif keys == [("id", False)]:
-            rows = (
-                iter(table.rows.values())
-                if table.in_id_order
-                else iter(sorted(table.rows.values(), key=lambda r: r["id"]))
-            )
+            rows = (by_id[i] for i in table.ids)
         elif keys == [("id", True)]:
-            rows = (
-                reversed(table.rows.values())
-                if table.in_id_order
-                else iter(sorted(table.rows.values(), key=lambda r: r["id"], reverse=True))
-            )
+            rows = (by_id[i] for i in reversed(table.ids))
         else:
-            matched = [row for row in table.rows.values() if predicate(row)]
+            candidates: Iterable[dict[str, Any]] = (
+                (by_id[i] for i in set(path.ids) if i in by_id)
+                if path.ids is not None
+                else table.rows.values()
+            )
+            matched = [row for row in candidates if predicate(row)]
             _sort_rows(matched, keys, visible)
-            yield from matched[offset:stop]
-            return
+            self._charge(path.cost(table, keys, limit=None, last_id=None))
+            return matched[offset:stop]
+        out: list[dict[str, Any]] = []
         taken = 0
         for row in rows:
             if not predicate(row):
@@ -867,9 +1083,36 @@ class OdooSim:
             taken += 1
             if taken <= offset:
                 continue
-            yield row
+            out.append(row)
             if stop is not None and taken >= stop:
-                return
+                break
+        filled = stop is not None and taken >= stop
+        self._charge(
+            path.cost(table, keys, limit=stop, last_id=out[-1]["id"] if filled and out else None)
+        )
+        return out
+
+    def _charge(self, rows: int) -> None:
+        """Count rows the server examined for the call being served."""
+        call = self._serving
+        key = (call.protocol, call.model, call.method) if call else ("direct", None, "direct")
+        self.rows_examined[key] += rows
+        if call is not None:
+            call.examined += rows
+
+    def examined(
+        self, *, protocol: str | None = None, model: str | None = None, method: str | None = None
+    ) -> int:
+        """Rows the server examined in the matching calls (None = any), as PostgreSQL would:
+        the whole table for an unindexed domain or order, the returned (or walked) rows for an
+        `id` range, an `id in` list, a `read`, or a (model, res_id) lookup."""
+        return sum(
+            n
+            for (p, m, meth), n in self.rows_examined.items()
+            if (protocol is None or p == protocol)
+            and (model is None or m == model)
+            and (method is None or meth == method)
+        )
 
     def _project(self, model: str, rows: Iterator[dict[str, Any]], fields: Any) -> list[dict]:
         visible = self.visible_fields(model)
@@ -884,12 +1127,22 @@ class OdooSim:
             names = ["id", *(name for name in fields if name != "id")]
         out = []
         shown = {n for n in names if visible.get(n) == "datetime"} if self.subsecond else set()
+        # many2one display names are read live from the target record, as Odoo does
+        live = {
+            n: self.tables[comodel].rows
+            for n in names
+            if (comodel := COMODELS.get((model, n))) is not None
+        }
         for row in rows:
             record = {}
             for name in names:
                 value = row.get(name, True if name == "active" else False)
                 if name in shown and isinstance(value, str):
                     value = value[:19]  # Odoo reads datetimes in whole seconds
+                elif name in live and isinstance(value, list) and value:
+                    target = live[name].get(value[0])
+                    if target is not None:
+                        value = [value[0], target.get("name", value[1])]
                 record[name] = value
             out.append(record)
         return out
@@ -908,7 +1161,7 @@ class OdooSim:
         rows = self._matching(
             model, domain or [], offset=offset, limit=limit, order=order, context=context
         )
-        return self._project(model, rows, fields)
+        return self._project(model, iter(rows), fields)
 
     def search(
         self,
@@ -935,12 +1188,18 @@ class OdooSim:
         query = self._query(model, domain, context)
         predicate = query.predicate
         active_only = self._active_filter(model, query, context)
-        index, by_id = table.index, table.rows
+        path = AccessPath.of(query)
+        if path.ids is not None:
+            candidates: Iterable[dict[str, Any]] = (
+                table.rows[i] for i in set(path.ids) if i in table.rows
+            )
+        else:
+            candidates = table.rows.values()
         total = 0
-        for i in range(query.watermark_start(), len(index)):
-            row = by_id[index[i][1]]
+        for row in candidates:
             if (not active_only or row.get("active", True) is not False) and predicate(row):
                 total += 1
+        self._charge(path.cost(table, [], limit=None, last_id=None))
         return min(total, int(limit)) if limit else total
 
     def read(
@@ -959,6 +1218,7 @@ class OdooSim:
                 "Record does not exist or has been deleted.\n"
                 f"(Record: {model}({missing[0]},), User: {self.uid})"
             )
+        self._charge(len(ids))
         return self._project(model, (table.rows[i] for i in ids), fields)
 
     def fields_get(
@@ -1052,6 +1312,12 @@ class OdooSim:
         path = scope["path"]
         if path in ("/xmlrpc/2/common", "/xmlrpc/2/object") and request.method == "POST":
             await self._serve_xmlrpc(request, path.rsplit("/", 1)[-1], send)
+        elif path == "/sim/stats":
+            # the simulator's own counters, for a benchmark running it in another process
+            if request.method == "POST":
+                self.reset_calls()
+            stats = {"calls": sum(self.calls.values()), "examined": self.examined()}
+            await _json_response(stats, 200)(scope, receive, send)
         elif path.startswith("/json/2/") and self.version >= 19:
             await self._serve_json2(request, send)
         elif path == "/web/version" and self.version >= 19:
@@ -1138,6 +1404,7 @@ class OdooSim:
             if fault is not None and fault.kind == "rpc_fault":
                 error_cls = ERRORS_BY_NAME.get(fault.exception, SimOdooError)
                 raise error_cls(fault.message)
+            self._serving = call  # dispatch is synchronous: its charges are this call's
             result = self._xmlrpc_call(service, str(method), params)
             payload = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True)
         except SimOdooError as error:
@@ -1236,6 +1503,7 @@ class OdooSim:
                 raise SimOdooError("could not parse the body, expecting a json object")
             kwargs = dict(body)
             ids = kwargs.pop("ids", None)
+            self._serving = call  # dispatch is synchronous: its charges are this call's
             if model not in self.tables:
                 raise SimNotFound(f"the model {model!r} does not exist")
             if method == "read":
@@ -1345,6 +1613,7 @@ class _Generator:
         self.rng = rng
         self.span_end = sim.clock - timedelta(minutes=5)
         self.span_start = sim.clock - timedelta(days=90)
+        self.done_messages: list[tuple[dict[str, Any], datetime]] = []
 
     def stamps(self, count: int) -> list[datetime]:
         """Increasing timestamps within the last 90 days, in import batches: many rows share
@@ -1459,7 +1728,8 @@ class _Generator:
         for type_id, name, category in ACTIVITY_TYPES:
             table.add(
                 {"id": type_id, "name": name, "category": category, "active": True,
-                 "create_date": base, "write_date": base},
+                 "keep_done": type_id in KEEP_DONE_TYPES, "create_date": base,
+                 "write_date": base},
                 indexed=False,
             )  # fmt: skip
 
@@ -1531,10 +1801,20 @@ class _Generator:
                 "create_date": self.fmt(stamp),
                 "write_date": self.fmt(written),
             }
+            done = rng.random() < 0.12
             if keeps_done:
-                done = rng.random() < 0.1
-                row["active"] = not done
-                row["date_done"] = written.date().isoformat() if done else False
+                row["active"] = True
+                row["date_done"] = False
+            if done:
+                # Marked done: Odoo posted the done message; it kept the activity archived only
+                # on 17+ for a type with keep_done, and deleted it otherwise.
+                self.done_messages.append((row, written))
+                if keeps_done and type_id in KEEP_DONE_TYPES:
+                    row["active"] = False
+                    row["date_done"] = written.date().isoformat()
+                else:
+                    table.next_id = aid + 1
+                    continue
             table.add(row, indexed=False)
 
     def messages(self, count: int) -> None:
@@ -1548,12 +1828,18 @@ class _Generator:
             roll = rng.random()
             subject: Any = False
             email_from: Any = False
-            if roll < 0.5:
+            if roll < 0.45:
                 message_type, subtype = (
                     "comment",
                     rng.choice([SUBTYPES["discussion"], SUBTYPES["note"]]),
                 )
                 author: Any = list(rng.choice(user_partners))
+            elif roll < 0.55:
+                # automated mails (auto_comment) show in the chatter; user_notification
+                # messages go to a person's inbox only
+                message_type = "auto_comment" if roll < 0.5 else "user_notification"
+                subtype = SUBTYPES["discussion"]
+                author = list(rng.choice(user_partners))
             elif roll < 0.8:
                 message_type = "notification"
                 subtype = rng.choice([SUBTYPES["stage"], SUBTYPES["activity"]])
@@ -1590,8 +1876,37 @@ class _Generator:
                     "email_from": email_from,
                     "subject": subject,
                     "body": body,
+                    "mail_activity_type_id": False,
                     "create_date": self.fmt(stamp),
                     "write_date": self.fmt(written),
+                },
+                indexed=False,
+            )
+        for activity, done_at in self.done_messages:
+            type_id, type_name = activity["activity_type_id"]
+            table.add(
+                {
+                    "id": table.next_id,
+                    "model": activity["res_model"],
+                    "res_id": activity["res_id"],
+                    "record_name": activity["res_name"],
+                    "date": self.fmt(done_at),
+                    "message_type": "notification",
+                    "subtype_id": list(SUBTYPES["activity"]),
+                    "author_id": list(rng.choice(user_partners)),
+                    "email_from": False,
+                    "subject": False,
+                    "body": f"<p>{type_name} done</p>"
+                    + (
+                        f'<div class="o_mail_note_title"><strong>{activity["summary"]}</strong>'
+                        "</div>"
+                        if activity["summary"]
+                        else ""
+                    )
+                    + f'<div class="fw-bold">Feedback:</div><p>Done by {activity["id"]}</p>',
+                    "mail_activity_type_id": [type_id, type_name],
+                    "create_date": self.fmt(done_at),
+                    "write_date": self.fmt(done_at),
                 },
                 indexed=False,
             )

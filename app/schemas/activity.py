@@ -194,6 +194,9 @@ class ActivityRead(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     completed_at: dt.datetime | None = None
+    feedback: str | None = Field(
+        default=None, description="Odoo: the feedback text of its done message"
+    )
     version: int
     next_activity: NextActivity | None = None
     recurrence: str | None = None

@@ -19,8 +19,10 @@ from app.store.events import EventLog
 from app.store.idempotency import IdempotencyKeys
 from app.store.leases import Leases
 from app.store.notifications import Notifications
+from app.store.odoo_mirror import OdooMirror
 from app.store.plans import Plans
 from app.store.registered_records import RegisteredRecords
+from app.store.sync_runs import SyncRuns
 from app.store.timeline_views import TimelineViews
 from app.store.timing import StoreUsage, begin_usage, current_usage, timed
 from app.store.webhooks import WebhookDeliveries, Webhooks
@@ -160,7 +162,8 @@ class Store:
         db = client[settings.mongodb_db]
         self.db = db
         self.envelopes = Envelopes(TimedCollection(db[settings.serving_collection]))
-        self.sync_runs = TimedCollection(db["sync_runs"])
+        self.sync_runs = SyncRuns(TimedCollection(db["sync_runs"]))
+        self.odoo_mirror = OdooMirror(self.envelopes.collection)
         self.leases = Leases(TimedCollection(db["leases"]))
         self.notifications = Notifications(TimedCollection(db["notifications"]))
         self.registered_records = RegisteredRecords(self.envelopes.collection)
@@ -183,14 +186,8 @@ class Store:
     async def ensure_indexes(self) -> None:
         """Idempotent: creating an existing index with the same spec is a no-op."""
         await self.envelopes.collection.create_indexes(SERVING_INDEXES)
-        await self.sync_runs.create_indexes(
-            # Newest runs first, with the tie-breaker of the run list (replaces by_tenant_started).
-            [
-                IndexModel(
-                    [("tenant_id", A), ("started_at", D), ("_id", D)], name="by_tenant_started_id"
-                )
-            ]
-        )
+        await self.sync_runs.ensure_indexes()
+        await self.odoo_mirror.ensure_indexes()
         await self.notifications.collection.create_indexes(NOTIFICATION_INDEXES)
         await self.plans.collection.create_indexes(
             [IndexModel([("tenant_id", A), ("name", A), ("id", A)], name="by_tenant_name")]

@@ -26,6 +26,7 @@ from app.connectors.odoo.normalize import (
     resolve_activity_kind,
     sanitize_html,
 )
+from app.services.sync.pages import id_pages
 from tests.connectors.conftest import ClientFactory
 from tests.odoo_sim import HOSTILE_BODIES, OdooSim
 
@@ -371,14 +372,11 @@ def test_sanitizer_output_never_carries_active_content(fragment: str) -> None:
 async def test_every_simulated_record_normalises(sim: OdooSim, connect: ClientFactory) -> None:
     client: OdooClient = await connect()
     major = (await client.server_version()).major
-    everything = {"active_test": False}
 
     async def fetch(model: str) -> list[dict[str, object]]:
         return [
             row
-            async for page in client.iter_pages(
-                model, [], fields_for(model, major), page_size=200, context=everything
-            )
+            async for page in id_pages(client, model, [], fields_for(model, major), page_size=200)
             for row in page
         ]
 

@@ -19,6 +19,7 @@ from app.connectors.odoo import (
     connect_odoo,
 )
 from app.connectors.odoo.xmlrpc import parse_xmlrpc_response
+from app.services.sync.pages import id_pages
 from tests.connectors.conftest import ClientFactory, ConfigFactory
 from tests.odoo_sim import OdooSim, _xml_bomb
 
@@ -108,7 +109,7 @@ async def test_fault_mid_pagination_is_a_fault_without_retry(
     pages = 0
 
     with pytest.raises(OdooFault) as caught:
-        async for _ in client.iter_pages("mail.message", [], ["id"], page_size=50):
+        async for _ in id_pages(client, "mail.message", [], ["id"], page_size=50):
             pages += 1
 
     assert pages == 2

@@ -95,7 +95,8 @@ async def test_a_run_interrupted_inside_the_second_resumes_where_it_stopped(
 ) -> None:
     assert (await sync(runner, clock)).status == "succeeded"
     activities, _ = mass_write(sim)
-    sim.fail_status(502, times=100, model="mail.activity", method="search_read", on_call=3)
+    # call 1 lists what changed, calls 2-3 read two pages, call 4 fails
+    sim.fail_status(502, times=100, model="mail.activity", method="search_read", on_call=4)
 
     failed = await sync(runner, clock)
 
@@ -110,24 +111,27 @@ async def test_a_run_interrupted_inside_the_second_resumes_where_it_stopped(
 
 
 @pytest.mark.parametrize("protocol", ["json2"])
-async def test_a_watermark_saved_without_ids_reads_its_second_again(
+async def test_a_watermark_of_the_previous_release_is_taken_as_it_is(
     sim: OdooSim, settings: Settings, store: Store, runner: SyncRunner, clock: FrozenClock
 ) -> None:
     assert (await sync(runner, clock)).status == "succeeded"
     key = lease_key(TENANT)
     state = await leases.holder(store.leases, key)
     assert state is not None
-    # As the previous release saved it: the last (write_date, id), no ids of that second.
-    legacy = [{k: v for k, v in w.items() if k != "ids"} for w in state["watermarks"]]
-    await store.leases.update_one({"_id": key}, {"$set": {"watermarks": legacy}})
-    [mark] = [w for w in legacy if w["model"] == "mail.activity"]
-    second = mark["write_date"].strftime("%Y-%m-%d %H:%M:%S")
-    in_that_second = [
-        aid for aid, row in sim.table("mail.activity").items() if row["write_date"][:19] == second
+    # As the previous release saved it: (write_date, id) and the ids read in that second.
+    legacy = [
+        {"model": w["model"], "write_date": w["write_date"], "id": w["id"], "ids": [w["id"]]}
+        for w in state["watermarks"]
     ]
+    await store.leases.update_one({"_id": key}, {"$set": {"watermarks": legacy}})
+    sim.advance(60)
+    edited = next(iter(sim.table("mail.activity")))
+    sim.edit("mail.activity", edited, summary="After the upgrade")
 
     run = await sync(runner, clock)
 
-    assert run.status == "succeeded", run.errors
-    assert 0 < len(in_that_second) == run.counts["mail.activity"].fetched  # that second, no more
-    assert (await sync(runner, clock)).counts["mail.activity"].fetched == 0
+    assert run.status == "succeeded" and not run.full, run.errors
+    assert run.counts["mail.activity"].fetched == 1  # what changed, nothing else re-read
+    assert (await stored(store, records.ACTIVITY))[f"odoo_activity_{edited}"]["subject"] == (
+        "After the upgrade"
+    )

@@ -1,14 +1,10 @@
-"""Odoo connector: XML-RPC (16-19) and JSON-2 (19+) clients, one error tree, one normaliser."""
+"""Odoo connector: XML-RPC (16-19) and JSON-2 (19+) clients, one error tree, one normaliser.
 
-from app.connectors.odoo.client import (
-    WATERMARK_ORDER,
-    Keyset,
-    OdooClient,
-    ServerVersion,
-    connect_odoo,
-    format_odoo_datetime,
-    watermark_domain,
-)
+Layers (each imports only those before it): `errors`, `redaction`, `config` → `base` (the client
+interface and HTTP machinery) → `xmlrpc`, `json2` (the transports) → `factory` (`connect_odoo`).
+"""
+
+from app.connectors.odoo.base import OdooClient, ServerVersion, format_odoo_datetime
 from app.connectors.odoo.config import OdooConfig
 from app.connectors.odoo.errors import (
     OdooAccessError,
@@ -18,13 +14,12 @@ from app.connectors.odoo.errors import (
     OdooProtocolError,
     OdooUnavailable,
 )
+from app.connectors.odoo.factory import connect_odoo
 from app.connectors.odoo.json2 import Json2Client
 from app.connectors.odoo.xmlrpc import XmlRpcClient
 
 __all__ = [
-    "WATERMARK_ORDER",
     "Json2Client",
-    "Keyset",
     "OdooAccessError",
     "OdooAuthFailed",
     "OdooClient",
@@ -37,5 +32,4 @@ __all__ = [
     "XmlRpcClient",
     "connect_odoo",
     "format_odoo_datetime",
-    "watermark_domain",
 ]

@@ -1,4 +1,8 @@
-"""Connection settings for one Odoo database; the app's Settings build it."""
+"""Connection settings for one Odoo database: the one home of their validation.
+
+The app's `Settings` declare the environment variables and build this (`Settings.odoo`), so a
+bad combination is refused at start-up by the checks below, written once.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from app.connectors.odoo.redaction import redact
 
 OdooProtocolName = Literal["auto", "xmlrpc", "json2"]
 
@@ -67,6 +73,10 @@ class OdooConfig(BaseModel):
         """The secret values to redact from any text leaving the connector."""
         values = (self.password, self.api_key)
         return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value())
+
+    def redact(self, text: str) -> str:
+        """``text`` without the password or the API key (see `redaction.redact`)."""
+        return redact(text, self.secrets())
 
     def rpc_secret(self) -> str:
         """The secret XML-RPC sends: the password, else the API key (Odoo accepts both)."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from app.connectors.odoo.client import HttpReply, OdooClient, ServerVersion
+from app.connectors.odoo.base import HttpReply, OdooClient, ServerVersion
 from app.connectors.odoo.errors import (
     OdooAccessError,
     OdooAuthFailed,

@@ -76,6 +76,8 @@ MESSAGE_FIELDS = (
     "email_from",
     "subject",
     "body",
+    # set on the "done" message Odoo posts when an activity is marked done (16-19)
+    "mail_activity_type_id",
     "create_date",
     "write_date",
 )
@@ -285,6 +287,7 @@ class OdooMessage(NamedTuple):
     body: SanitizedHtml
     body_text: str
     updated_at: datetime
+    activity_type_id: int | None = None  # the done message of an activity of that type
 
 
 class OdooLead(_OdooRecord):
@@ -465,6 +468,7 @@ def normalize_message(raw: Mapping[str, Any]) -> OdooMessage:
             body=body,
             body_text=html_to_text(body) if body else "",
             updated_at=updated_at,
+            activity_type_id=many2one(raw.get("mail_activity_type_id"))[0],
         )
 
     return _guarded("mail.message", raw, build)

@@ -15,7 +15,7 @@ from xml.parsers.expat import ExpatError
 
 from defusedxml.xmlrpc import DefusedExpatParser
 
-from app.connectors.odoo.client import OdooClient, ServerVersion
+from app.connectors.odoo.base import OdooClient, ServerVersion
 from app.connectors.odoo.errors import (
     OdooAccessError,
     OdooAuthFailed,

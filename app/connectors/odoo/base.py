@@ -1,8 +1,11 @@
-"""The Odoo client interface, the shared HTTP/retry machinery, and `connect_odoo`.
+"""The Odoo client interface and the HTTP/retry machinery every transport shares.
 
-Two transports implement `OdooClient`: XML-RPC (`xmlrpc.py`, Odoo 16-19) and the External JSON-2
-API (`json2.py`, Odoo 19+). Both speak through the caller's `httpx.AsyncClient`, stream responses
-under a size cap, retry transient failures with exponential backoff, and raise only `OdooError`s.
+Layered as httpx layers its transports: this base imports no transport; XML-RPC (`xmlrpc.py`,
+Odoo 16-19) and the External JSON-2 API (`json2.py`, Odoo 19+) implement `OdooClient` on it, and
+`factory.connect_odoo` picks one. Both speak through the caller's `httpx.AsyncClient`, stream
+responses under a size cap, retry transient failures with exponential backoff, and raise only
+`OdooError`s. Paging is the caller's business (the sync reads by `id`, see
+`app.services.sync.pages`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -21,12 +24,9 @@ import httpx
 
 from app.connectors.odoo.config import OdooConfig
 from app.connectors.odoo.errors import (
-    OdooError,
-    OdooFault,
     OdooProtocolError,
     OdooUnavailable,
 )
-from app.connectors.odoo.normalize import parse_odoo_datetime
 
 logger = logging.getLogger("app.connectors.odoo")
 
@@ -37,7 +37,6 @@ T = TypeVar("T")
 # 429 and the gateway errors are what a proxy in front of a busy or restarting Odoo answers.
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
-WATERMARK_ORDER = "write_date asc, id asc"
 ODOO_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -89,74 +88,6 @@ def odoo_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [odoo_value(item) for item in value]
     return value
-
-
-def watermark_domain(
-    write_date: datetime | str | None, seen_ids: Sequence[int] | int | None = ()
-) -> list[Any]:
-    """Records after a ``write_date asc, id asc`` page walk that stands at ``write_date``, having
-    read ``seen_ids`` among the records Odoo shows with that very ``write_date``.
-
-    Odoo shows ``write_date`` in whole seconds, but PostgreSQL keeps microseconds and compares
-    domains with them: a record written at 10:00:00.4 reads as ``10:00:00`` yet is neither ``=``
-    nor ``<`` it, and ``> "10:00:00"`` holds. So the walk never asks for ``(write_date, id)``
-    strictly after a pair: it asks for ``write_date >=`` the second it stands in, minus the ids
-    it already read in that second. That is exact whether Odoo keeps whole seconds or not, and a
-    mass write (one transaction: thousands of records with one timestamp) pages through like any
-    other. An int for ``seen_ids`` is the older ``(write_date, last id)`` watermark: nothing in
-    that second is assumed read (the second is read again; upserts are idempotent).
-    """
-    if write_date is None:
-        return []
-    stamp = format_odoo_datetime(write_date) if isinstance(write_date, datetime) else write_date
-    since: list[Any] = [("write_date", ">=", stamp)]
-    if isinstance(seen_ids, int) or not seen_ids:
-        return since
-    return ["&", *since, ("id", "not in", sorted(set(seen_ids)))]
-
-
-@dataclass(frozen=True, slots=True)
-class Keyset:
-    """Where a ``write_date, id`` page walk stands: the last ``write_date`` read (as Odoo shows
-    it) and every id read with exactly that ``write_date``, in reading order."""
-
-    write_date: datetime
-    ids: tuple[int, ...]
-
-    @property
-    def last_id(self) -> int:
-        return self.ids[-1] if self.ids else 0
-
-    def domain(self) -> list[Any]:
-        return watermark_domain(self.write_date, self.ids)
-
-    def after(self, rows: Sequence[Mapping[str, Any]]) -> Keyset:
-        """Where the walk stands once ``rows`` (the next page, in order) are read too."""
-        return advance_keyset(self, rows)
-
-    def covers(self, other: Keyset | None) -> bool:
-        """Whether everything ``other`` has read, this has read too (walks in one order)."""
-        if other is None:
-            return True
-        if self.write_date != other.write_date:
-            return self.write_date > other.write_date
-        return set(other.ids) <= set(self.ids)
-
-
-def advance_keyset(keyset: Keyset | None, rows: Sequence[Mapping[str, Any]]) -> Keyset:
-    """The keyset after reading ``rows`` (a non-empty page in ``write_date, id`` order)."""
-    shown = rows[-1].get("write_date")
-    last = parse_odoo_datetime(shown)
-    if last is None:
-        raise OdooProtocolError(f"a record without write_date (id={rows[-1].get('id')!r})")
-    # The records shown with the last write_date end the page (they sort together).
-    start = len(rows) - 1
-    while start > 0 and rows[start - 1].get("write_date") == shown:
-        start -= 1
-    same_second = tuple(int(row["id"]) for row in rows[start:])
-    if keyset is not None and keyset.write_date == last:
-        return Keyset(last, keyset.ids + same_second)
-    return Keyset(last, same_second)
 
 
 class OdooClient(ABC):
@@ -323,46 +254,6 @@ class OdooClient(ABC):
             raise OdooProtocolError(f"{model}.fields_get did not answer an object")
         return result
 
-    async def iter_pages(
-        self,
-        model: str,
-        domain: Domain,
-        fields: Sequence[str],
-        *,
-        page_size: int,
-        after: Keyset | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every matching record once, in ``write_date, id`` order, page by page (keyset).
-
-        Args:
-            after: resume where a walk stood (`Keyset`, see `watermark_domain`).
-        """
-        wanted = list(dict.fromkeys([*fields, "id", "write_date"]))
-        keyset = after
-        while True:
-            page_domain = list(domain)
-            if keyset is not None:
-                since = keyset.domain()
-                page_domain = ["&", *since, *_as_single(page_domain)] if page_domain else since
-            rows = await self.search_read(
-                model, page_domain, wanted, limit=page_size, order=WATERMARK_ORDER, context=context
-            )
-            if not rows:
-                return
-            # Checked before the page is handed out: a caller never sees a page that does not
-            # move the walk on (it would loop), nor one without the write_date it pages by.
-            reached = advance_keyset(keyset, rows)
-            if keyset is not None and keyset.covers(reached):
-                raise OdooProtocolError(
-                    f"{model}: pagination made no progress at {reached.write_date} "
-                    f"(Odoo returned records already read)"
-                )
-            yield rows
-            if len(rows) < page_size:
-                return
-            keyset = reached
-
     async def call(
         self,
         model: str,
@@ -414,9 +305,7 @@ class OdooClient(ABC):
     # -- shared machinery ---------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        for secret in self._config.secrets():
-            text = text.replace(secret, "***")
-        return text
+        return self._config.redact(text)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt``, retrying `TransientError`s with exponential backoff and jitter."""
@@ -500,45 +389,3 @@ class OdooClient(ABC):
             raise OdooProtocolError(
                 self._redact(f"HTTP exchange failed: {type(exc).__name__}: {exc}")
             ) from None
-
-
-def _as_single(domain: list[Any]) -> list[Any]:
-    """A domain as one prefix expression, so it can be AND-ed with another (``[]`` = true)."""
-    operators = {"&", "|", "!"}
-    terms = [item for item in domain if not (isinstance(item, str) and item in operators)]
-    needed = len(terms) - 1 - sum(1 for item in domain if item in ("&", "|"))
-    return ["&"] * max(needed, 0) + domain
-
-
-async def connect_odoo(config: OdooConfig, http: httpx.AsyncClient) -> OdooClient:
-    """Pick the transport, authenticate, and return a ready client.
-
-    An explicit ``protocol`` wins. ``auto`` uses JSON-2 when an API key is configured and the
-    server (asked via ``GET /web/version``) is Odoo 19 or later, else XML-RPC.
-
-    Raises:
-        OdooAuthFailed, OdooUnavailable, OdooProtocolError, OdooError.
-    """
-    from app.connectors.odoo.json2 import Json2Client
-    from app.connectors.odoo.xmlrpc import XmlRpcClient
-
-    client: OdooClient
-    if config.protocol == "xmlrpc":
-        client = XmlRpcClient(config, http)
-    elif config.protocol == "json2":
-        client = Json2Client(config, http)
-    else:
-        client = XmlRpcClient(config, http)
-        if config.api_key is not None:
-            candidate = Json2Client(config, http)
-            try:
-                version = await candidate.server_version()
-            except (OdooFault, OdooProtocolError):
-                version = None  # no /web/version: older than 19, XML-RPC it is
-            if version is not None and version.major >= 19:
-                client = candidate
-        if client.protocol == "xmlrpc" and not config.username:
-            raise OdooError("XML-RPC needs a username; this server does not offer JSON-2")
-    await client.authenticate()
-    logger.info("odoo connected protocol=%s url=%s", client.protocol, config.url)
-    return client
