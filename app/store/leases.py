@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.store.collection import Filter
 from app.store.repository import Repository
 
 # `expires_at` of a lease nobody holds: always in the past.
@@ -93,11 +92,3 @@ class Leases(Repository):
     async def holder(self, key: str) -> dict[str, Any] | None:
         """The lease document as it is now (who holds it, and any state it carries)."""
         return await self.collection.find_one({"_id": key})
-
-    # Raw access kept only for the sync's tests, which forge lease documents (a usurper, a
-    # legacy watermark). Nothing in app/ calls these; remove once those tests use `collection`.
-    async def find_one(self, filter: Filter) -> dict[str, Any] | None:
-        return await self.collection.find_one(filter)
-
-    async def update_one(self, filter: Filter, update: Mapping[str, Any]) -> int:
-        return await self.collection.update_one(filter, update)

@@ -343,5 +343,5 @@ async def test_shutdown_cancels_a_running_sync_and_records_it(
     run = await store.sync_runs.get(TENANT, run_id)
     assert run is not None and run["status"] == "failed"
     assert run["errors"][0].startswith("cancelled: the service stopped")
-    lease = await store.leases.find_one({"_id": f"{TENANT}:sync"})
+    lease = await store.leases.collection.find_one({"_id": f"{TENANT}:sync"})
     assert lease is not None and lease["owner"] is None

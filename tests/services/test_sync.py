@@ -19,7 +19,7 @@ from app.connectors.odoo.normalize import html_to_text
 from app.errors import SyncAlreadyRunning
 from app.schemas.activity import ActivityPage
 from app.schemas.sync import ModelCounts, SyncRun
-from app.services import activities, leases, records
+from app.services import activities, records
 from app.services.clock import FrozenClock
 from app.services.scheduler import app_jobs
 from app.services.sync import SyncRunner, lease_key
@@ -101,7 +101,7 @@ async def inactive_count(store: Store) -> int:
 
 
 async def model_state(store: Store, model: str) -> dict[str, Any] | None:
-    state = await leases.holder(store.leases, lease_key(TENANT)) or {}
+    state = await store.leases.holder(lease_key(TENANT)) or {}
     for entry in state.get("watermarks", []):
         if entry["model"] == model:
             return dict(entry)
@@ -569,7 +569,7 @@ async def test_bad_credentials_fail_fast_without_retries(
     assert sim.count(method=auth_method) == 1
     assert sim.count(method="search_read") == 0
     # The lease is free again: the next run may start.
-    assert (await leases.holder(store.leases, lease_key(TENANT)))["owner"] is None
+    assert (await store.leases.holder(lease_key(TENANT)))["owner"] is None
 
 
 @pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
@@ -706,8 +706,7 @@ async def test_two_replicas_never_run_at_once(
 async def test_an_expired_lease_is_taken_over_and_its_run_marked_abandoned(
     settings: Settings, store: Store, runner: SyncRunner, clock: FrozenClock
 ) -> None:
-    dead = await leases.acquire(
-        store.leases,
+    dead = await store.leases.acquire(
         lease_key(TENANT),
         owner="dead-worker",
         ttl_seconds=60,
@@ -743,7 +742,7 @@ async def test_a_run_that_lost_its_lease_stops_without_moving_the_watermark(
             # Another worker takes the lease over (ours looked expired to it), between pages.
             takeovers.append(
                 asyncio.create_task(
-                    store.leases.update_one(
+                    store.leases.collection.update_one(
                         {"_id": lease_key(TENANT)}, {"$set": {"owner": "usurper"}}
                     )
                 )
@@ -759,7 +758,7 @@ async def test_a_run_that_lost_its_lease_stops_without_moving_the_watermark(
     state = await model_state(store, "mail.activity")
     assert state is not None and state["full_after"] == sorted(sim.table("mail.activity"))[PAGE - 1]
     assert await model_state(store, "mail.message") is None
-    state = await leases.holder(store.leases, lease_key(TENANT))
+    state = await store.leases.holder(lease_key(TENANT))
     assert state is not None and state["owner"] == "usurper"  # ours never released theirs
 
 

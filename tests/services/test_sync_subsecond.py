@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.services import leases, records
+from app.services import records
 from app.services.clock import FrozenClock
 from app.services.sync import SyncRunner, lease_key
 from app.store import Store
@@ -116,14 +116,14 @@ async def test_a_watermark_of_the_previous_release_is_taken_as_it_is(
 ) -> None:
     assert (await sync(runner, clock)).status == "succeeded"
     key = lease_key(TENANT)
-    state = await leases.holder(store.leases, key)
+    state = await store.leases.holder(key)
     assert state is not None
     # As the previous release saved it: (write_date, id) and the ids read in that second.
     legacy = [
         {"model": w["model"], "write_date": w["write_date"], "id": w["id"], "ids": [w["id"]]}
         for w in state["watermarks"]
     ]
-    await store.leases.update_one({"_id": key}, {"$set": {"watermarks": legacy}})
+    await store.leases.collection.update_one({"_id": key}, {"$set": {"watermarks": legacy}})
     sim.advance(60)
     edited = next(iter(sim.table("mail.activity")))
     sim.edit("mail.activity", edited, summary="After the upgrade")

@@ -14,25 +14,25 @@ import xmlrpc.client
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, TypeVar, get_args
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from app.connectors.odoo.errors import OdooProtocolError
 from app.schemas.chatter import SYSTEM_AUTHOR, SanitizedHtml, html_to_text, sanitize_html
+from app.schemas.common import ACTIVITY_TYPES, ActivityType
 
-ActivityKind = Literal["email", "whatsapp", "call", "meeting", "note", "event", "task"]
-ACTIVITY_KINDS: frozenset[str] = frozenset(get_args(ActivityKind))
+ACTIVITY_KINDS: frozenset[str] = frozenset(ACTIVITY_TYPES)
 
 SUBJECT_MAX_CHARS = 128
 
 # mail.activity.type.category → kind; "default" (and anything else) falls back to the name map.
-ACTIVITY_KIND_BY_CATEGORY: Mapping[str, ActivityKind] = MappingProxyType(
+ACTIVITY_KIND_BY_CATEGORY: Mapping[str, ActivityType] = MappingProxyType(
     {"phonecall": "call", "meeting": "meeting", "upload_file": "task", "email": "email"}
 )
 # Case-insensitive substring of the activity type's name → kind; first match wins, so the
 # more specific needles come first. Settings may pass their own mapping in the same shape.
-DEFAULT_ACTIVITY_TYPE_MAP: Mapping[str, ActivityKind] = MappingProxyType(
+DEFAULT_ACTIVITY_TYPE_MAP: Mapping[str, ActivityType] = MappingProxyType(
     {
         "whatsapp": "whatsapp",
         "call": "call",
@@ -43,7 +43,7 @@ DEFAULT_ACTIVITY_TYPE_MAP: Mapping[str, ActivityKind] = MappingProxyType(
         "event": "event",
     }
 )
-DEFAULT_ACTIVITY_KIND: ActivityKind = "task"
+DEFAULT_ACTIVITY_KIND: ActivityType = "task"
 
 # -- fields to request (all exist on Odoo 16-19 unless noted) ----------------------------------
 
@@ -241,7 +241,7 @@ class OdooActivityType(_OdooRecord):
     external_id: int
     name: str
     category: str | None
-    activity_type: ActivityKind
+    activity_type: ActivityType
     active: bool = True
     updated_at: datetime | None = None
 
@@ -251,7 +251,7 @@ class OdooActivity(NamedTuple):
     give every field its type (no per-record validation: a sync maps tens of thousands)."""
 
     external_id: int
-    activity_type: ActivityKind
+    activity_type: ActivityType
     odoo_type_id: int | None
     odoo_type_name: str | None
     subject: str  # 1 to SUBJECT_MAX_CHARS characters
@@ -353,8 +353,8 @@ def _external_id(raw: Mapping[str, Any]) -> int:
 def resolve_activity_kind(
     name: str | None,
     category: str | None,
-    type_map: Mapping[str, ActivityKind] = DEFAULT_ACTIVITY_TYPE_MAP,
-) -> ActivityKind:
+    type_map: Mapping[str, ActivityType] = DEFAULT_ACTIVITY_TYPE_MAP,
+) -> ActivityType:
     """The kind of an activity type: by category, else by name substring, else ``task``."""
     if category:
         by_category = ACTIVITY_KIND_BY_CATEGORY.get(category.lower())
@@ -369,7 +369,7 @@ def resolve_activity_kind(
 
 def normalize_activity_type(
     raw: Mapping[str, Any],
-    type_map: Mapping[str, ActivityKind] = DEFAULT_ACTIVITY_TYPE_MAP,
+    type_map: Mapping[str, ActivityType] = DEFAULT_ACTIVITY_TYPE_MAP,
 ) -> OdooActivityType:
     """A ``mail.activity.type`` record."""
 
@@ -396,7 +396,7 @@ def index_activity_types(types: Iterable[OdooActivityType]) -> dict[int, OdooAct
 def normalize_activity(
     raw: Mapping[str, Any],
     types_by_id: Mapping[int, OdooActivityType],
-    type_map: Mapping[str, ActivityKind] = DEFAULT_ACTIVITY_TYPE_MAP,
+    type_map: Mapping[str, ActivityType] = DEFAULT_ACTIVITY_TYPE_MAP,
 ) -> OdooActivity:
     """A ``mail.activity`` record (Odoo 16 has no ``active``/``date_done``: never done)."""
 

@@ -33,7 +33,8 @@ from app.connectors.odoo.normalize import (
 )
 from app.schemas.common import RECORD_ID_PATTERN, RELATED_MODELS
 from app.services import records
-from app.services.activities import derived_keys, now_ms
+from app.services.activities import derived_keys
+from app.services.clock import utc_ms
 
 SOURCE = "odoo"
 # The assignee of an Odoo activity that has none (Odoo allows it).
@@ -46,7 +47,7 @@ _RECORD_ID = re.compile(RECORD_ID_PATTERN)
 def _utc_ms(value: datetime) -> datetime:
     if value.tzinfo is UTC and not value.microsecond % 1000:
         return value  # the connector's datetimes are aware UTC, whole seconds: nothing to cut
-    return now_ms(value)
+    return utc_ms(value)
 
 
 def ms(value: datetime | None) -> datetime | None:

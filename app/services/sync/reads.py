@@ -8,7 +8,6 @@ from typing import Any
 from app.config import Settings
 from app.errors import NotFound, SyncRunNotFound
 from app.schemas.sync import ModelCounts, SyncRun, SyncRunPage, SyncStarted, SyncStatus, Watermark
-from app.services import leases
 from app.services.auth import Principal
 from app.services.sync.runner import SyncRunner
 from app.services.sync.settings import lease_key, synced_models
@@ -56,7 +55,7 @@ async def get_run(store: Store, settings: Settings, user: Principal, run_id: str
 async def status(runner: SyncRunner, user: Principal) -> SyncStatus:
     settings, store = runner.settings, runner.store
     _check_tenant(user, settings)
-    state = await leases.holder(store.leases, lease_key(runner.tenant)) or {}
+    state = await store.leases.holder(lease_key(runner.tenant)) or {}
     last_success = await store.sync_runs.latest_succeeded(runner.tenant)
     models = states_from(state)
     protocol = state.get("protocol") or (

@@ -26,12 +26,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from app.connectors.odoo import OdooClient, OdooError, connect_odoo
 from app.connectors.odoo.normalize import parse_odoo_datetime
-from app.schemas.sync import ModelCounts
-from app.services import events, leases
+from app.schemas.sync import ModelCounts, Trigger
+from app.services import events
 from app.services.clock import zone
 from app.services.sync import pages
 from app.services.sync.mapping import SOURCE
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("app.sync")
 
-Trigger = Literal["manual", "scheduled"]
 # Errors kept on a run (a poison record per page must not grow it without bound).
 MAX_RUN_ERRORS = 20
 # Ids compared per step of a deletion sweep.
@@ -408,8 +407,7 @@ class Run:
     async def _save_state(self, changes: Mapping[str, Any]) -> None:
         """Renew the lease and write `changes` with it; fails the run if the lease was lost."""
         runner = self.runner
-        held = await leases.renew(
-            runner.store.leases,
+        held = await runner.store.leases.renew(
             lease_key(self.state.tenant),
             owner=runner.owner,
             ttl_seconds=runner.settings.sync_lease_seconds,

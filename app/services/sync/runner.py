@@ -22,8 +22,7 @@ from app.config import Settings
 from app.errors import OdooNotConfigured, SyncAlreadyRunning
 from app.schemas.sync import ModelCounts, SyncRun, SyncStarted
 from app.services import events, leases
-from app.services.activities import now_ms
-from app.services.clock import Clock
+from app.services.clock import Clock, utc_ms
 from app.services.sync.run import Run, RunState, SyncFailed, Trigger
 from app.services.sync.settings import lease_key
 from app.services.sync.state import states_from
@@ -151,10 +150,9 @@ class SyncRunner:
         if not self.configured:
             raise OdooNotConfigured()
         run_id = uuid.uuid4().hex
-        now = now_ms(self.clock.now())
+        now = utc_ms(self.clock.now())
         key = lease_key(self.tenant)
-        claimed = await leases.acquire(
-            self.store.leases,
+        claimed = await self.store.leases.acquire(
             key,
             owner=self.owner,
             ttl_seconds=self.settings.sync_lease_seconds,
@@ -164,7 +162,7 @@ class SyncRunner:
             increment={"seq": 1},
         )
         if claimed is None:
-            held = await leases.holder(self.store.leases, key)
+            held = await self.store.leases.holder(key)
             raise SyncAlreadyRunning(held.get("run_id") if held else None)
         try:
             models = states_from(claimed)
@@ -184,7 +182,7 @@ class SyncRunner:
                 self.tenant, run_id, trigger=trigger, full=full, started_at=now
             )
         except BaseException:
-            await leases.release(self.store.leases, key, owner=self.owner)
+            await self.store.leases.release(key, owner=self.owner)
             raise
         logger.info(
             "sync run started",
@@ -237,7 +235,7 @@ class SyncRunner:
     async def _finish(self, state: RunState, status: Literal["succeeded", "failed"]) -> SyncRun:
         if state.dropped_errors:
             state.errors.append(f"... and {state.dropped_errors} more")
-        finished_at = now_ms(self.clock.now())
+        finished_at = utc_ms(self.clock.now())
         try:
             async with asyncio.timeout(10):
                 await self.store.sync_runs.finish(
@@ -251,9 +249,7 @@ class SyncRunner:
                     state.tenant, started_before=finished_at - RUN_RETENTION
                 )
         finally:
-            await leases.release(
-                self.store.leases, lease_key(state.tenant), owner=self.owner, changes={}
-            )
+            await self.store.leases.release(lease_key(state.tenant), owner=self.owner, changes={})
         totals = {
             model: f"{c.fetched}/{c.upserted}/{c.deactivated}" for model, c in state.counts.items()
         }
