@@ -24,7 +24,7 @@ in a fresh process, so its peak RSS (`ru_maxrss`) is its own:
 
 Figures: records/s (and outside the store: records / (seconds - store seconds)), RPC calls (HTTP
 requests, retries included), rows the Odoo server examined (the simulator charges what PostgreSQL
-would scan: ../shared/ODOO.md), database write commands (bulk writes of data; state writes: the
+would scan: docs/ODOO.md), database write commands (bulk writes of data; state writes: the
 fenced state + lease renewal per page, run records), peak RSS.
 """
 

@@ -1,4 +1,4 @@
-"""The simulator behaves and costs like Odoo (../shared/ODOO.md): what the sync's tests and the
+"""The simulator behaves and costs like Odoo (docs/ODOO.md): what the sync's tests and the
 benchmark measure is only as good as this."""
 
 from __future__ import annotations

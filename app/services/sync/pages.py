@@ -1,4 +1,4 @@
-"""How a run reads Odoo, priced by what the server must examine (../shared/ODOO.md).
+"""How a run reads Odoo, priced by what the server must examine (docs/ODOO.md).
 
 - A full pass walks a model by `id` (the primary key): each page is an index range scan that
   costs what it returns, so the pass examines each row once, however large the table.
