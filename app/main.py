@@ -15,7 +15,16 @@ from app.deps import reject_operator_params
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi import install_problem_openapi
-from app.routers import activities, dashboard, health, me, notifications, sync, timeline
+from app.routers import (
+    activities,
+    analytics,
+    dashboard,
+    health,
+    me,
+    notifications,
+    sync,
+    timeline,
+)
 from app.services import reminders
 from app.services.clock import Clock
 from app.services.demo import load_demo_data
@@ -111,6 +120,7 @@ def create_app(
     api.include_router(dashboard.router)
     api.include_router(timeline.router)
     api.include_router(sync.router)
+    api.include_router(analytics.router)
     app.include_router(api)
     app.include_router(health.router)
     return app
