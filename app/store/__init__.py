@@ -64,6 +64,16 @@ SERVING_INDEXES = [
     ),
     IndexModel([*_SCOPE, ("data.contact_id", A), ("data.date", A)], name="by_contact"),
     IndexModel([*_SCOPE, ("data.occurred_at", D), ("data.id", D)], name="by_occurred"),
+    # Analytics (services/analytics.py): team windows on created_at / completed_at (all, or one
+    # person's), messages by record kind (engagement, stale, response times use the
+    # related-model and occurred_at indexes above).
+    IndexModel([*_SCOPE, ("data.created_at", A)], name="by_created_at"),
+    IndexModel([*_SCOPE, ("data.completed_at", A)], name="by_completed_at"),
+    IndexModel([*_SCOPE, ("data.user_id", A), ("data.created_at", A)], name="by_user_created_at"),
+    IndexModel(
+        [*_SCOPE, ("data.user_id", A), ("data.completed_at", A)], name="by_user_completed_at"
+    ),
+    IndexModel([*_SCOPE, ("data.user_id", A), ("data.occurred_at", A)], name="by_user_occurred"),
     IndexModel(
         [("tenant_id", A), ("entity_type", A), ("source", A), ("serving_id", A)],
         name="by_source_serving_id",
