@@ -50,20 +50,22 @@ DAYS = st.one_of(
     st.integers(min_value=-45, max_value=6), st.integers(min_value=-260, max_value=-80)
 )
 MINUTE = st.one_of(st.sampled_from([0, 1, 59, 60, 720, 1439]), st.integers(0, 1439))
+# Far days: "the last 90 days" and the score's day cap.
+DAYS = st.one_of(DAYS, st.sampled_from([-89, -90, -91, -199, -200, -201, -230]))
 LOCAL = st.tuples(DAYS, MINUTE)
 
 activity = st.fixed_dictionaries(
     {
         "date": st.integers(min_value=-45, max_value=6),
         "due": st.one_of(st.none(), st.integers(min_value=-45, max_value=6)),
-        "state": st.sampled_from(ACTIVITY_STATES),
+        "state": st.sampled_from(["done", "done", *ACTIVITY_STATES]),
         "type": st.sampled_from(ACTIVITY_TYPES),
         "priority": st.sampled_from(PRIORITIES),
         "source": st.sampled_from(SOURCES),
         "user_id": st.sampled_from(USERS),
         "created": LOCAL,
-        # Days after the activity's date: completions on, before and after the due date.
-        "completed": st.one_of(st.none(), st.tuples(st.integers(-2, 9), MINUTE)),
+        # Days after the due date (or date): completions on time, on the day and late.
+        "completed": st.one_of(st.none(), st.tuples(st.integers(-2, 3), MINUTE)),
         "contact_id": st.one_of(st.none(), st.sampled_from(CONTACTS)),
         "lead": st.one_of(st.none(), st.sampled_from(LEADS)),
         "deleted": st.booleans(),
@@ -71,10 +73,13 @@ activity = st.fixed_dictionaries(
 )
 message = st.fixed_dictionaries(
     {
-        "record": st.sampled_from([(LEAD, i) for i in LEADS] + [("res.partner", c) for c in CONTACTS]),
+        "record": st.sampled_from(
+            [(LEAD, i) for i in LEADS] + [("res.partner", c) for c in CONTACTS]
+        ),
         "type": st.sampled_from(["email", "email", "comment", "notification"]),
         "author_uid": st.sampled_from([None, None, 7, 8]),
-        "at": LOCAL,
+        # Near days and few minutes: replies at the very instant of the inbound message.
+        "at": st.one_of(st.tuples(st.integers(-3, 1), st.sampled_from([0, 1, 720])), LOCAL),
         "deleted": st.booleans(),
     }
 )
@@ -139,7 +144,7 @@ def _activity_doc(i: int, spec: dict[str, Any], now: datetime, zone: ZoneInfo) -
         "updated_at": now,
         "completed_at": None
         if completed is None
-        else _instant(day, completed[0], completed[1], zone),
+        else _instant(date.fromisoformat(due) if due else day, completed[0], completed[1], zone),
         "version": 1,
         "start_sort": "24:00:00",
         "due_sort": due or "9999-12-31",
@@ -233,8 +238,8 @@ def window_of(data: Data, since_back: int, length: int) -> tuple[date, date]:
 
 
 COMMON = {
-    "acts": st.lists(activity, max_size=25),
-    "msgs": st.lists(message, max_size=25),
+    "acts": st.lists(activity, min_size=10, max_size=30),
+    "msgs": st.lists(message, min_size=10, max_size=30),
     "opps": st.lists(opportunity, min_size=3, max_size=3),
     "now": instants,
     "tz": st.sampled_from(ZONES),
@@ -322,9 +327,7 @@ async def test_volume_matches_a_plain_python_count(
             assert {k: n for k, n in bucket.counts.items() if n} == dict(counts[bucket.start])
             assert bucket.total == sum(counts[bucket.start].values())
             assert set(bucket.counts) == set(got.totals)
-        assert {k: n for k, n in got.totals.items() if n} == dict(
-            sum(counts.values(), Counter())
-        )
+        assert {k: n for k, n in got.totals.items() if n} == dict(sum(counts.values(), Counter()))
 
     await _with_store(acts, msgs, opps, now, tz, check)
 
@@ -354,6 +357,7 @@ def team_reference(data: Data, caller: Principal, since: date, until: date) -> d
             lateness = (done_day - date.fromisoformat(a["due_date"])).days
             row["with_due"] += 1
             row["on_time"] += lateness <= 0
+
             row["late"] += lateness > 0
             row["days_late"] += max(0, lateness)
         row["open"] += is_open
@@ -577,7 +581,9 @@ async def test_engagement_matches_a_plain_python_count_on_every_page(
             cursor = page.next_cursor
             if cursor is None:
                 break
-        expected = sorted(engagement_reference(data, caller, since, until), key=ENGAGEMENT_ORDER[sort])
+        expected = sorted(
+            engagement_reference(data, caller, since, until), key=ENGAGEMENT_ORDER[sort]
+        )
         assert pages == expected
 
     await _with_store(acts, msgs, opps, now, tz, check)
@@ -594,11 +600,7 @@ def stale_reference(data: Data, caller: Principal, days: int) -> list[dict[str, 
         if o["probability"] == 100 or o["lead_type"] == "lead":
             continue
         record_id = str(o["external_id"])
-        on_it = [
-            a
-            for a in data.activities
-            if a["related"] and a["related"]["id"] == record_id
-        ]
+        on_it = [a for a in data.activities if a["related"] and a["related"]["id"] == record_id]
         if any(a["state"] != "done" for a in on_it):
             continue
         touches = [a["completed_at"] or a["occurred_at"] for a in on_it]
