@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint format bench-dashboard bench-sync bench-api clean
+.PHONY: install run test lint format bench-dashboard bench-sync bench-api bench-analytics clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.x)")'
@@ -32,6 +32,9 @@ bench-sync: install
 
 bench-api: install
 	$(BIN)/python -m bench.api_bench
+
+bench-analytics: install
+	$(BIN)/python -m bench.analytics_bench
 
 lint: install
 	$(BIN)/ruff check app tests bench
