@@ -361,3 +361,19 @@ async def test_366_days_are_accepted(client, auth):
     )
     assert response.status_code == 200
     assert len(response.json()["buckets"]) == 366
+
+
+async def test_volume_filters_type_source_and_kind(client, auth, store):
+    await put(
+        store,
+        "activity",
+        [activity(1), activity(2, type="email"), activity(3, source="odoo", type="call")],
+    )
+    await put(store, "message", [message(1, NOW - timedelta(hours=1))])
+    boss = auth("boss", roles=["manager"])
+    calls = await get(client, "/volume", boss, type="call", group_by="kind")
+    assert calls["totals"] == {"activity": 2}  # `type` without `kind`: activities only
+    local_calls = await get(client, "/volume", boss, type="call", source="local")
+    assert {k: v for k, v in local_calls["totals"].items() if v} == {"call": 1}
+    both = await get(client, "/volume", boss, group_by="type", kind=["activity", "message"])
+    assert {k: v for k, v in both["totals"].items() if v} == {"call": 2, "email": 1, "message": 1}
