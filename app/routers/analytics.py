@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.deps import ClockDep, CurrentUser, QueryModel, RequestZone, SettingsDep, StoreDep
+from app.routers import ModelJSONResponse
 from app.schemas.analytics import (
     EngagementPage,
     EngagementQuery,
@@ -22,6 +23,9 @@ from app.schemas.analytics import (
 from app.schemas.common import problem_responses
 from app.services import analytics
 
+# Answers are serialized once, by pydantic-core (ModelJSONResponse); `response_model` keeps
+# the OpenAPI document.
+
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 VolumeParams = QueryModel(VolumeQuery)
@@ -32,16 +36,16 @@ StaleParams = QueryModel(StaleQuery)
 ERRORS = problem_responses(401, 403, 422)
 
 
-@router.get("/volume", responses=ERRORS, openapi_extra=VolumeParams.openapi)
+@router.get("/volume", response_model=Volume, responses=ERRORS, openapi_extra=VolumeParams.openapi)
 async def volume(
     query: Annotated[VolumeQuery, Depends(VolumeParams)],
     user: CurrentUser,
     store: StoreDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> Volume:
+) -> ModelJSONResponse:
     """Activities and chatter messages per period (day, ISO week, month) and key."""
-    return await analytics.volume(
+    page = await analytics.volume(
         store,
         user,
         zone=zone,
@@ -55,23 +59,30 @@ async def volume(
         source=query.source,
         kinds=query.kind or (),
     )
+    return ModelJSONResponse(page)
 
 
-@router.get("/team", responses=ERRORS, openapi_extra=WindowParams.openapi)
+@router.get("/team", response_model=Team, responses=ERRORS, openapi_extra=WindowParams.openapi)
 async def team(
     query: Annotated[WindowQuery, Depends(WindowParams)],
     user: CurrentUser,
     store: StoreDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> Team:
+) -> ModelJSONResponse:
     """Per assignee: activities created and completed (on time or late), open and overdue."""
-    return await analytics.team(
+    page = await analytics.team(
         store, user, zone=zone, now=clock.now(), since=query.since, until=query.until
     )
+    return ModelJSONResponse(page)
 
 
-@router.get("/response-times", responses=ERRORS, openapi_extra=ResponseParams.openapi)
+@router.get(
+    "/response-times",
+    response_model=ResponseTimes,
+    responses=ERRORS,
+    openapi_extra=ResponseParams.openapi,
+)
 async def response_times(
     query: Annotated[ResponseTimesQuery, Depends(ResponseParams)],
     user: CurrentUser,
@@ -79,9 +90,9 @@ async def response_times(
     settings: SettingsDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> ResponseTimes:
+) -> ModelJSONResponse:
     """How fast inbound customer emails were answered, per responder or overall."""
-    return await analytics.response_times(
+    page = await analytics.response_times(
         store,
         user,
         zone=zone,
@@ -91,9 +102,15 @@ async def response_times(
         since=query.since,
         until=query.until,
     )
+    return ModelJSONResponse(page)
 
 
-@router.get("/engagement", responses=ERRORS, openapi_extra=EngagementParams.openapi)
+@router.get(
+    "/engagement",
+    response_model=EngagementPage,
+    responses=ERRORS,
+    openapi_extra=EngagementParams.openapi,
+)
 async def engagement(
     query: Annotated[EngagementQuery, Depends(EngagementParams)],
     user: CurrentUser,
@@ -101,9 +118,9 @@ async def engagement(
     settings: SettingsDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> EngagementPage:
+) -> ModelJSONResponse:
     """Touchpoints, last touch and engagement score per contact, one page."""
-    return await analytics.engagement(
+    page = await analytics.engagement(
         store,
         user,
         zone=zone,
@@ -116,9 +133,10 @@ async def engagement(
         limit=query.limit,
         cursor=query.cursor,
     )
+    return ModelJSONResponse(page)
 
 
-@router.get("/stale", responses=ERRORS, openapi_extra=StaleParams.openapi)
+@router.get("/stale", response_model=StalePage, responses=ERRORS, openapi_extra=StaleParams.openapi)
 async def stale(
     query: Annotated[StaleQuery, Depends(StaleParams)],
     user: CurrentUser,
@@ -126,9 +144,9 @@ async def stale(
     settings: SettingsDep,
     clock: ClockDep,
     zone: RequestZone,
-) -> StalePage:
+) -> ModelJSONResponse:
     """Open opportunities without a touchpoint for `days` days and without an open activity."""
-    return await analytics.stale(
+    page = await analytics.stale(
         store,
         user,
         zone=zone,
@@ -137,3 +155,4 @@ async def stale(
         days=query.days,
         limit=query.limit,
     )
+    return ModelJSONResponse(page)
