@@ -231,9 +231,10 @@ class StaleItem(BaseModel):
 
 
 class StalePage(BaseModel):
-    """Open opportunities (active, not won: probability below 100) with no open activity and
-    no touchpoint (done activity or non-notification message on it) for `days` days or ever;
-    never-touched first, then the longest untouched."""
+    """Open opportunities (synced, active, not won: probability not 100, not of type `lead`)
+    with no open activity and no touchpoint (done activity or non-notification message on it)
+    for `days` days (today - last touch date >= days, in tz) or ever; never-touched first,
+    then the longest untouched."""
 
     tz: str
     today: dt.date
