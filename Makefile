@@ -16,7 +16,7 @@ UV_VERSION := 0.13.8
 UV_COMPILE  = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
 	--exclude-newer $(LOCK_DATE) --upgrade --custom-compile-command "make lock"
 
-.PHONY: install run test lint format lock openapi client-check bench-dashboard bench-sync bench-api bench-events bench-export clean
+.PHONY: install run test lint format lock openapi client-check bench-dashboard bench-sync bench-api bench-events bench-export bench-analytics clean
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.x)")'
@@ -74,6 +74,9 @@ bench-events: install
 
 bench-export: install
 	$(BIN)/python -m bench.export_bench
+
+bench-analytics: install
+	$(BIN)/python -m bench.analytics_bench
 
 lint: install
 	$(BIN)/ruff check app tests bench

@@ -18,6 +18,7 @@ from app.observability import RequestContextMiddleware, configure_logging
 from app.openapi import install_problem_openapi, operation_id
 from app.routers import (
     activities,
+    analytics,
     calendar,
     dashboard,
     events,
@@ -160,6 +161,7 @@ def create_app(
     api.include_router(records.router)
     api.include_router(events.router)
     api.include_router(webhooks.router)
+    api.include_router(analytics.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

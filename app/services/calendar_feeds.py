@@ -43,7 +43,7 @@ from app.services import cursor as keyset
 from app.services.auth import Principal
 from app.services.clock import today_in, zone
 from app.store import Store
-from app.store import conditions as query
+from app.store import conditions as query_conditions
 
 TOKEN_BYTES = 32  # 256 bits
 MAX_FEEDS_PER_USER = 50
@@ -149,12 +149,14 @@ async def feed_activities(
     found: list[dict[str, Any]] = []
     after: list[Any] | None = None
     while len(found) < max_events:
-        page_conditions = [*conditions, query.after(SORT, after)] if after else conditions
+        page_conditions = (
+            [*conditions, query_conditions.after(SORT, after)] if after else conditions
+        )
         limit = min(page_size, max_events - len(found))
         rows = await store.envelopes.find(
             feed["tenant_id"],
             activities.ENTITY,
-            activities.all_of(page_conditions),
+            query_conditions.all_of(page_conditions),
             sort=SORT,
             limit=limit,
         )

@@ -26,7 +26,7 @@ from app.services import cursor as keyset
 from app.services.activities import now_ms
 from app.services.auth import Principal
 from app.store import Store
-from app.store import conditions as query
+from app.store import conditions as query_conditions
 from app.store.timeline_views import LIST_SORT
 
 CURSOR_SCOPE = "timeline_views"
@@ -93,7 +93,9 @@ async def list_views(
     """Mine, shared with me, and the tenant's public views, by name: one query per page."""
     after = None
     if cursor:
-        after = query.after(LIST_SORT, keyset.decode_cursor(cursor, CURSOR_SCOPE, len(LIST_SORT)))
+        after = query_conditions.after(
+            LIST_SORT, keyset.decode_cursor(cursor, CURSOR_SCOPE, len(LIST_SORT))
+        )
     views = await store.timeline_views.visible_to(
         user.tenant, user.identities, after=after, limit=limit + 1
     )

@@ -84,6 +84,16 @@ SERVING_INDEXES = [
         [*_SCOPE, ("data.series_id", A), ("data.date", A), ("data.start_sort", A), ("data.id", A)],
         name="by_series_date",
     ),
+    # Analytics (services/analytics.py): team windows on created_at / completed_at (all, or one
+    # person's), messages by record kind (engagement, stale, response times use the
+    # related-model and occurred_at indexes above).
+    IndexModel([*_SCOPE, ("data.created_at", A)], name="by_created_at"),
+    IndexModel([*_SCOPE, ("data.completed_at", A)], name="by_completed_at"),
+    IndexModel([*_SCOPE, ("data.user_id", A), ("data.created_at", A)], name="by_user_created_at"),
+    IndexModel(
+        [*_SCOPE, ("data.user_id", A), ("data.completed_at", A)], name="by_user_completed_at"
+    ),
+    IndexModel([*_SCOPE, ("data.user_id", A), ("data.occurred_at", A)], name="by_user_occurred"),
     IndexModel(
         [("tenant_id", A), ("entity_type", A), ("source", A), ("serving_id", A)],
         name="by_source_serving_id",

@@ -130,6 +130,28 @@ class Envelopes(Repository):
             ]
         )
 
+    async def aggregate_kinds(
+        self,
+        tenant_id: str,
+        where_by_type: Mapping[str, Mapping[str, Any]],
+        pipeline: Sequence[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Run `pipeline` over the `data` of entities of several types, each type selected by its
+        own condition; every document carries its `entity_type` (one command)."""
+        branches = [
+            {**_scope(tenant_id, entity_type), **_in_data(where)}
+            for entity_type, where in where_by_type.items()
+        ]
+        match = branches[0] if len(branches) == 1 else {"$or": branches}
+        return await self.collection.aggregate(
+            [
+                {"$match": match},
+                {"$addFields": {"data.entity_type": "$entity_type"}},
+                {"$replaceRoot": {"newRoot": "$data"}},
+                *pipeline,
+            ]
+        )
+
     async def insert_many(
         self,
         tenant_id: str,

@@ -84,11 +84,13 @@ def _beyond_json_schema(case: Any) -> bool:
     """Requests whose rejection JSON Schema cannot describe, so "schema-valid data is accepted"
     does not apply: an opaque cursor the service did not issue, an end_time before the
     start_time (a cross-field rule of the contract), a recurrence rule (RFC 5545 semantics: its
-    parts' values, repeated parts, an UNTIL before the activity's date), and an Idempotency-Key
-    (a key used before with another body is refused)."""
-    if (case.query or {}).get("cursor") or "idempotency-key" in {
-        name.lower() for name in (case.headers or {})
-    }:
+    parts' values, repeated parts, an UNTIL before the activity's date), an Idempotency-Key
+    (a key used before with another body is refused), and an analytics window (`since` after
+    `until`, or more than 366 periods: cross-field rules too)."""
+    query = case.query or {}
+    if query.get("cursor") or "idempotency-key" in {name.lower() for name in (case.headers or {})}:
+        return True
+    if case.path.startswith("/api/v1/analytics") and ("since" in query or "until" in query):
         return True
     body = case.body if isinstance(case.body, dict) else {}
     items = body.get("items") if isinstance(body.get("items"), list) else [body]
