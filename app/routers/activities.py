@@ -29,7 +29,7 @@ from app.schemas.activity import (
     BatchCreated,
 )
 from app.schemas.common import problem_responses
-from app.services import activities
+from app.services import activities, activity_read
 from app.services.auth import Principal
 from app.services.clock import today_in
 
@@ -63,7 +63,7 @@ async def create_activity(
     )
     response.headers["Location"] = f"/api/v1/activities/{doc['id']}"
     response.headers["ETag"] = _etag(doc["version"])
-    return activities.to_read(doc, today_in(zone, clock.now()).isoformat())
+    return activity_read.to_read(doc, today_in(zone, clock.now()).isoformat())
 
 
 @router.post(
@@ -172,7 +172,7 @@ async def update_activity(
         store, user, activity_id, payload, if_match=if_match, settings=settings, now=clock.now()
     )
     response.headers["ETag"] = _etag(doc["version"])
-    return activities.to_read(doc, today_in(zone, clock.now()).isoformat())
+    return activity_read.to_read(doc, today_in(zone, clock.now()).isoformat())
 
 
 @router.delete(

@@ -202,7 +202,7 @@ class ActivityRead(BaseModel):
     recurrence: str | None = None
     series_id: str | None = None
     previous_id: str | None = None
-    # Computed per request; kept last (`activities.read_item` appends them in this order).
+    # Computed per request; kept last (`activity_read.read_item` appends them in this order).
     urgency: Urgency
     days_overdue: int | None = None
 

@@ -27,10 +27,11 @@ from app.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
-from app.schemas.activity import ActivityCreate, ActivityDetail, ActivityRead, ActivityUpdate
+from app.schemas.activity import ActivityCreate, ActivityDetail, ActivityUpdate
 from app.schemas.common import Related
 from app.services import cursor as keyset
 from app.services import events, followups, records, reminders
+from app.services.activity_read import read_item, urgency_of
 from app.services.auth import Principal
 from app.services.clock import local_to_utc, utc_ms, zone
 from app.store import Store
@@ -95,50 +96,7 @@ class _Lookups:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-# The sync's name for `clock.utc_ms`; it moves to that name with the sync issue.
-now_ms = utc_ms
-
-
 # ---------------------------------------------------------------------------- reading
-
-
-def urgency_of(data: Mapping[str, Any], today: str) -> tuple[str, int | None]:
-    """(urgency, days_overdue) of a stored activity against `today` (YYYY-MM-DD)."""
-    if data.get("state") == "done":
-        return "done", None
-    due = data.get("due_date")
-    if due is None:
-        return "no_due_date", None
-    if due < today:
-        return "overdue", (date.fromisoformat(today) - date.fromisoformat(due)).days
-    return ("today", None) if due == today else ("upcoming", None)
-
-
-def to_read(data: Mapping[str, Any], today: str) -> ActivityRead:
-    urgency, days_overdue = urgency_of(data, today)
-    return ActivityRead.model_validate({**data, "urgency": urgency, "days_overdue": days_overdue})
-
-
-_READ_FIELDS = tuple(
-    (name, field.get_default(call_default_factory=True))
-    for name, field in ActivityRead.model_fields.items()
-    if name not in ("urgency", "days_overdue")
-)
-
-
-def read_item(data: Mapping[str, Any], today: str) -> dict[str, Any]:
-    """A stored activity as `ActivityRead` renders it, for serialization only.
-
-    The stored document was validated when it was written (create, update, sync), so list pages
-    do not validate it again: they pick the read fields in the model's order, fill the model's
-    defaults, add the per-request urgency and serialize (`page_json`). Tested to produce the same
-    JSON as `to_read(...).model_dump_json()` for documents of every writer.
-    """
-    item = {name: data.get(name, default) for name, default in _READ_FIELDS}
-    item["urgency"], item["days_overdue"] = urgency_of(data, today)
-    return item
-
-
 def urgency_condition(urgencies: Sequence[str], today: str) -> dict[str, Any]:
     """A database condition selecting activities in any of `urgencies` as of `today`."""
     open_ = {"state": {"$ne": "done"}}

@@ -41,7 +41,7 @@ from app.schemas.calendar import (
 from app.services import activities
 from app.services import cursor as keyset
 from app.services.auth import Principal
-from app.services.clock import today_in, zone
+from app.services.clock import today_in, utc_ms, zone
 from app.store import Store
 from app.store import conditions as query_conditions
 
@@ -90,7 +90,7 @@ async def create_feed(
         "name": payload.name,
         "filters": payload.filters.saved(),
         "tz": tz,
-        "created_at": activities.now_ms(now),
+        "created_at": utc_ms(now),
     }
     await store.calendar_feeds.insert(token_hash(token), feed)
     return CalendarFeedCreated(**_to_read(feed), url=f"{url_base}{token}.ics")
@@ -102,9 +102,7 @@ async def list_feeds(store: Store, user: Principal) -> CalendarFeedList:
 
 
 async def revoke_feed(store: Store, user: Principal, feed_id: str, *, now: datetime) -> None:
-    if not await store.calendar_feeds.revoke(
-        user.tenant, user.sub, feed_id, now=activities.now_ms(now)
-    ):
+    if not await store.calendar_feeds.revoke(user.tenant, user.sub, feed_id, now=utc_ms(now)):
         raise NotFound(f"Calendar feed {feed_id!r} not found")
 
 
@@ -142,7 +140,7 @@ async def feed_activities(
     recent = {
         "$or": [
             {"state": {"$ne": "done"}},
-            {"completed_at": {"$gte": activities.now_ms(now - DONE_WINDOW)}},
+            {"completed_at": {"$gte": utc_ms(now - DONE_WINDOW)}},
         ]
     }
     conditions = [*activities.filter_conditions(filters, today), recent]

@@ -23,7 +23,7 @@ from app.schemas.dashboard import (
     StateCounts,
     TypeCounts,
 )
-from app.services import activities, records
+from app.services import activities, activity_read, records
 from app.services.auth import Principal
 from app.services.clock import today_in
 from app.store import Store
@@ -49,7 +49,7 @@ def owner_condition(user: Principal, user_id: str | None) -> dict[str, Any]:
 
 def _bucket_expression(today: str) -> dict[str, Any]:
     """The urgency bucket as an aggregation expression; the same rule as
-    `activities.urgency_of` (read side) and `activities.urgency_condition` (filters)."""
+    `activity_read.urgency_of` (read side) and `activities.urgency_condition` (filters)."""
     # $ifNull turns a null or missing due date into "", which sorts before every date; the
     # branches are tried in order, so "" is caught as no_due_date before the overdue test.
     due = {"$ifNull": ["$due_date", ""]}
@@ -169,7 +169,7 @@ async def agenda(
     return Agenda(
         tz=zone.key,
         date=today,
-        today=[activities.to_read(r, today) for r in today_rows[:limit]],
-        overdue=[activities.to_read(r, today) for r in overdue_rows[:limit]],
+        today=[activity_read.to_read(r, today) for r in today_rows[:limit]],
+        overdue=[activity_read.to_read(r, today) for r in overdue_rows[:limit]],
         has_more=AgendaMore(today=len(today_rows) > limit, overdue=len(overdue_rows) > limit),
     )

@@ -31,8 +31,8 @@ from typing import Any
 from pydantic_core import to_json
 
 from app.schemas.sync import SyncRun
-from app.services import activities, records, webhooks
-from app.services.clock import zone
+from app.services import activity_read, records, webhooks
+from app.services.clock import utc_ms, zone
 from app.store import Store
 
 _MESSAGE_FIELDS = (
@@ -69,7 +69,7 @@ async def append(store: Store, tenant: str, changes: Sequence[Change], *, now: d
     """Append `changes` to the tenant's log, numbered in order, then enqueue webhook calls."""
     if not changes:
         return
-    occurred_at = activities.now_ms(now)
+    occurred_at = utc_ms(now)
     # A clock at the calendar's end (tests of year-9999 activities) keeps events to its end.
     expires_at = (
         occurred_at + store.events.retention
@@ -121,7 +121,7 @@ def _change(kind: str, action: str, doc: Mapping[str, Any], *, today: str) -> Ch
     if action == "deleted":
         data: Any = {"id": doc["id"]}
     elif kind == "activity":
-        data = activities.read_item(doc, today)
+        data = activity_read.read_item(doc, today)
     else:
         data = {name: doc.get(name) for name in _MESSAGE_FIELDS}
     owners = _activity_owners(doc) if kind == "activity" else [doc.get("user_id") or ""]

@@ -130,7 +130,7 @@ _ACTIVITY_FIELDS = tuple(
 
 
 def _activity_row(item: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A search item (`activities.read_item`) as a row of ACTIVITY_COLUMNS."""
+    """A search item (`activity_read.read_item`) as a row of ACTIVITY_COLUMNS."""
     values = {name: item.get(name) for name in _ACTIVITY_FIELDS}
     values["related_model"], values["related_id"], values["related_name"] = _related_cells(
         item.get("related")

@@ -29,6 +29,7 @@ from app.schemas.activity import ActivityCreate
 from app.schemas.followup import build_rule, rule_parts, rule_until
 from app.services import activities, events, records, reminders
 from app.services.auth import Principal
+from app.services.clock import utc_ms
 from app.store import Store
 
 logger = logging.getLogger("app.followups")
@@ -188,7 +189,7 @@ async def after_update(
         doc["previous_id"] = after["id"]
         doc["series_id"] = (after.get("series_id") or after["id"]) if kind == "occurrence" else None
     created = await store.envelopes.insert_absent(
-        user.tenant, activities.ENTITY, "local", docs, now=activities.now_ms(now)
+        user.tenant, activities.ENTITY, "local", docs, now=utc_ms(now)
     )
     await reminders.sync_for_activities(store, user, created, now=now)
     await events.record_activities(

@@ -27,7 +27,7 @@ from app.schemas.common import parse_related_ref
 from app.schemas.plan import PlanApply, PlanCreate, PlanRead, PlanStep, PlanUpdate
 from app.services import activities, records
 from app.services.auth import Principal
-from app.services.clock import zone
+from app.services.clock import utc_ms, zone
 from app.services.followups import add_days
 from app.store import Store
 
@@ -99,8 +99,8 @@ async def create_plan(
         "id": f"plan_{uuid.uuid4().hex}",
         **payload.model_dump(),
         "created_by": user.sub,
-        "created_at": activities.now_ms(now),
-        "updated_at": activities.now_ms(now),
+        "created_at": utc_ms(now),
+        "updated_at": utc_ms(now),
         "version": 1,
     }
     await store.plans.insert(user.tenant, doc)
@@ -113,7 +113,7 @@ async def update_plan(
     _require_manager(user)
     _writable(plan_id)
     changes = patch.model_dump(include=patch.model_fields_set)
-    doc = await store.plans.update(user.tenant, plan_id, changes, now=activities.now_ms(now))
+    doc = await store.plans.update(user.tenant, plan_id, changes, now=utc_ms(now))
     if doc is None:
         raise PlanNotFound(plan_id)
     return _read(doc)
@@ -215,7 +215,7 @@ async def apply_plan(
     key_id = f"{user.tenant}:{user.sub}:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
     fingerprint = _fingerprint(plan_id, payload)
     claim_id = uuid.uuid4().hex
-    now = activities.now_ms(now)
+    now = utc_ms(now)
     claimed, claim = await store.idempotency.claim(
         key_id,
         {

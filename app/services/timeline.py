@@ -38,7 +38,7 @@ from app.schemas.timeline import (
     TimelineItem,
     TimelinePage,
 )
-from app.services import activities, records
+from app.services import activity_read, records
 from app.services import cursor as keyset
 from app.services.auth import Principal
 from app.services.clock import utc_instant, utc_ms
@@ -188,7 +188,7 @@ def _item(data: Mapping[str, Any], today: str) -> TimelineItem:
             related=related,
             message=message,
         )
-    activity = activities.to_read(data, today)
+    activity = activity_read.to_read(data, today)
     return TimelineItem(
         kind="activity",
         id=activity.id,

@@ -23,8 +23,8 @@ from app.schemas.views import (
     TimelineViewUpdate,
 )
 from app.services import cursor as keyset
-from app.services.activities import now_ms
 from app.services.auth import Principal
+from app.services.clock import utc_ms
 from app.store import Store
 from app.store import conditions as query_conditions
 from app.store.timeline_views import LIST_SORT
@@ -60,7 +60,7 @@ def to_read(user: Principal, view: dict[str, Any]) -> TimelineViewRead:
 async def create_view(
     store: Store, user: Principal, payload: TimelineViewCreate, *, now: datetime
 ) -> TimelineViewRead:
-    now = now_ms(now)
+    now = utc_ms(now)
     view = {
         "id": f"view_{uuid.uuid4().hex}",
         "name": payload.name,
@@ -127,7 +127,7 @@ async def update_view(
     for _ in range(_MAX_ATTEMPTS):
         view = await _changeable(store, user, view_id)
         updated = await store.timeline_views.update(
-            user.tenant, view_id, changes, expected_version=view["version"], now=now_ms(now)
+            user.tenant, view_id, changes, expected_version=view["version"], now=utc_ms(now)
         )
         if updated is not None:
             return to_read(user, updated)
@@ -140,9 +140,9 @@ async def delete_view(store: Store, user: Principal, view_id: str, *, now: datet
         deleted = await store.timeline_views.update(
             user.tenant,
             view_id,
-            {"deleted_at": now_ms(now), "deleted_by": user.sub},
+            {"deleted_at": utc_ms(now), "deleted_by": user.sub},
             expected_version=view["version"],
-            now=now_ms(now),
+            now=utc_ms(now),
             delete=True,
         )
         if deleted is not None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from app.schemas.activity import ActivityCreate, ActivityPage, ActivityUpdate
 from app.schemas.common import ACTIVITY_STATES, ACTIVITY_TYPES, PRIORITIES, RELATED_MODELS
-from app.services import activities
+from app.services import activities, activity_read
 from app.services.auth import Principal
 from app.store import open_store
 from tests.conftest import make_settings
@@ -93,9 +93,9 @@ async def test_rendered_page_is_the_validated_page(
     day = today.isoformat()
     for total in (None, len(rows)):
         rendered = activities.ActivityPageResult(
-            [activities.read_item(row, day) for row in rows], "next", total
+            [activity_read.read_item(row, day) for row in rows], "next", total
         ).to_json()
         validated = ActivityPage(
-            items=[activities.to_read(row, day) for row in rows], next_cursor="next", total=total
+            items=[activity_read.to_read(row, day) for row in rows], next_cursor="next", total=total
         ).model_dump_json()
         assert rendered == validated.encode()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.schemas.common import ACTIVITY_STATES, ACTIVITY_TYPES, PRIORITIES, SOURCES
-from app.services import activities, dashboard
+from app.services import activity_read, dashboard
 from app.services.auth import Principal
 from app.store import begin_usage, open_store
 from tests.conftest import make_settings
@@ -149,7 +149,7 @@ async def test_summary_matches_a_plain_python_count(specs, tz, now, user_id):
             names.get(u, u)
             for d, s in zip(docs, specs, strict=True)
             if not s["deleted"] and (owners is None or s["user_id"] in owners)
-            for u in [activities.urgency_of(d, today.isoformat())[0]]
+            for u in [activity_read.urgency_of(d, today.isoformat())[0]]
         )
         assert {b: per_activity[b] for b in buckets} == {b: got[b] for b in buckets}
     finally:

@@ -19,7 +19,7 @@ from app.connectors.odoo.normalize import html_to_text
 from app.errors import SyncAlreadyRunning
 from app.schemas.activity import ActivityPage
 from app.schemas.sync import ModelCounts, SyncRun
-from app.services import activities, records
+from app.services import activities, activity_read, records
 from app.services.clock import FrozenClock
 from app.services.scheduler import app_jobs
 from app.services.sync import SyncRunner, lease_key
@@ -186,9 +186,9 @@ async def test_activities_are_stored_in_the_local_activity_shape(
         assert doc["created_at"] == odoo_stamp(row["create_date"])
         # The API reads it like any local activity; urgency is computed, never stored.
         assert "urgency" not in doc
-        read = activities.to_read(doc, today="2026-01-20")
+        read = activity_read.to_read(doc, today="2026-01-20")
         # List pages render stored documents without re-validating them: same JSON.
-        page = activities.ActivityPageResult([activities.read_item(doc, "2026-01-20")], None)
+        page = activities.ActivityPageResult([activity_read.read_item(doc, "2026-01-20")], None)
         assert page.to_json() == ActivityPage(items=[read]).model_dump_json().encode()
         if is_done or deadline is None:
             assert read.urgency == ("done" if is_done else "no_due_date")

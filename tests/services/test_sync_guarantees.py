@@ -13,7 +13,7 @@ import pytest
 
 from app.config import Settings
 from app.schemas.sync import SyncRun
-from app.services import activities, records
+from app.services import activity_read, records
 from app.services.clock import FrozenClock
 from app.services.sync import SyncRunner
 from app.store import Store
@@ -102,7 +102,7 @@ async def test_done_activities_keep_their_history_and_deleted_ones_disappear(
         posted = sim.table("mail.message")[message_id]["date"]
         assert doc["completed_at"] is not None
         assert doc["completed_at"].date().isoformat() == posted[:10]
-        read = activities.to_read(doc, today="2026-01-20")
+        read = activity_read.to_read(doc, today="2026-01-20")
         assert read.urgency == "done" and read.feedback == feedback
     assert f"odoo_activity_{unlinked}" not in docs
     await assert_store_matches(sim, settings, store)
