@@ -231,10 +231,11 @@ class StaleItem(BaseModel):
 
 
 class StalePage(BaseModel):
-    """Open opportunities (synced, active, not won: probability not 100, not of type `lead`)
-    with no open activity and no touchpoint (done activity or non-notification message on it)
-    for `days` days (today - last touch date >= days, in tz) or ever; never-touched first,
-    then the longest untouched."""
+    """Open opportunities (synced ones: active, not won: probability not 100, not of type
+    `lead`; and `sale.opportunity` records registered with `PUT /records`, which have no stage
+    and count as open) with no open activity and no touchpoint (done activity or
+    non-notification message on it) for `days` days (today - last touch date >= days, in tz) or
+    ever; never-touched first, then the longest untouched."""
 
     tz: str
     today: dt.date

@@ -52,6 +52,9 @@ from app.store import Store
 from app.store import conditions as query_conditions
 
 ACTIVITY, MESSAGE, OPPORTUNITY = records.ACTIVITY, records.MESSAGE, records.OPPORTUNITY
+REGISTERED_RECORD = records.REGISTERED_RECORD
+# The registrable model that is an opportunity: `stale` lists its registered records too.
+REGISTERED_OPPORTUNITY = "sale.opportunity"
 MAX_PERIODS = 366
 DEFAULT_WINDOW_DAYS = 12 * 7
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -1028,25 +1031,38 @@ def _days_since(at: datetime, window: Window) -> int:
 
 
 def stale_pipeline(threshold: datetime, opportunity_model: str, limit: int) -> list[dict[str, Any]]:
-    is_opportunity = _is(OPPORTUNITY)
+    """Group each opportunity (synced, or registered as `sale.opportunity`) with the activities
+    and messages on it, keyed by `model,id` (a registered record and a synced one may share an
+    id); keep those with no open activity and no touchpoint since `threshold`."""
+    is_synced, is_registered = _is(OPPORTUNITY), _is(REGISTERED_RECORD)
+    is_record = {"$or": [is_synced, is_registered]}
     done = {"$and": [_is(ACTIVITY), {"$eq": ["$state", "done"]}]}
-    from_opportunity = {
-        name: {"$cond": [is_opportunity, {"$ifNull": [f"${name}", None]}, None]}
-        for name in ("name", "contact_id", "contact_name", "user_id", "external_id")
+    from_record = {
+        name: {"$cond": [is_record, {"$ifNull": [f"${name}", None]}, None]}
+        for name in ("name", "contact_id", "contact_name", "user_id")
+    }
+    model = {
+        "$cond": [
+            is_synced,
+            {"$literal": opportunity_model},
+            {"$cond": [is_registered, "$model", "$related.model"]},
+        ]
+    }
+    record_id = {
+        "$cond": [
+            is_synced,
+            {"$toString": "$external_id"},
+            {"$cond": [is_registered, "$record_id", "$related.id"]},
+        ]
     }
     return [
         {
             "$project": {
                 "_id": 0,
-                "rec": {
-                    "$cond": [
-                        is_opportunity,
-                        {"$toString": "$external_id"},
-                        "$related.id",
-                    ]
-                },
-                "opp": {"$cond": [is_opportunity, 1, 0]},
-                **from_opportunity,
+                "model": model,
+                "record_id": record_id,
+                "opp": {"$cond": [is_record, 1, 0]},
+                **from_record,
                 "at": {
                     "$cond": [
                         done,
@@ -1059,9 +1075,11 @@ def stale_pipeline(threshold: datetime, opportunity_model: str, limit: int) -> l
         },
         {
             "$group": {
-                "_id": "$rec",
+                "_id": {"$concat": ["$model", ",", "$record_id"]},
+                "model": {"$max": "$model"},
+                "record_id": {"$max": "$record_id"},
                 "opp": {"$max": "$opp"},
-                **{name: {"$max": f"${name}"} for name in from_opportunity},
+                **{name: {"$max": f"${name}"} for name in from_record},
                 "last": {"$max": "$at"},
                 "open": {"$sum": "$open"},
             }
@@ -1076,7 +1094,7 @@ def stale_pipeline(threshold: datetime, opportunity_model: str, limit: int) -> l
         {
             "$project": {
                 "touch_sort": {"$ifNull": ["$last", EPOCH]},
-                **dict.fromkeys(("last", "external_id", *from_opportunity), 1),
+                **dict.fromkeys(("last", "model", "record_id", *from_record), 1),
             }
         },
         {"$sort": {"touch_sort": 1, "_id": 1}},
@@ -1094,11 +1112,14 @@ async def stale(
     days: int = 14,
     limit: int = 100,
 ) -> StalePage:
-    """Open opportunities nobody touched for `days` days and with no open activity."""
+    """Open opportunities (synced, or registered `sale.opportunity` records, which have no stage
+    and count as open) nobody touched for `days` days and with no open activity."""
     today = today_in(zone, now)
     threshold = local_to_utc(today - timedelta(days=days - 1), None, zone)
     owners = query_conditions.one_of("user_id", _visible_ids(user))
-    on_opportunity = {"related.model": opportunity_model}
+    # When the sync reads sale.opportunity itself, nothing of that model can be registered.
+    models = list(dict.fromkeys((opportunity_model, REGISTERED_OPPORTUNITY)))
+    on_opportunity = query_conditions.one_of("related.model", models)
     where = {
         OPPORTUNITY: query_conditions.all_of(
             [
@@ -1111,6 +1132,8 @@ async def stale(
         ACTIVITY: on_opportunity,
         MESSAGE: {**on_opportunity, "message_type": {"$ne": NOTIFICATION}},
     }
+    if REGISTERED_OPPORTUNITY != opportunity_model:
+        where[REGISTERED_RECORD] = {"model": REGISTERED_OPPORTUNITY, **owners}
     rows = await store.envelopes.aggregate_kinds(
         user.tenant, where, stale_pipeline(threshold, opportunity_model, limit)
     )
@@ -1119,9 +1142,7 @@ async def stale(
         last = row.get("last")
         items.append(
             StaleItem(
-                related=StaleRelated(
-                    model=opportunity_model, id=str(row["external_id"]), name=row.get("name")
-                ),
+                related=StaleRelated(model=row["model"], id=row["record_id"], name=row.get("name")),
                 contact_id=row.get("contact_id"),
                 contact_name=row.get("contact_name"),
                 user_id=row.get("user_id"),

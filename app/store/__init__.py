@@ -88,6 +88,8 @@ SERVING_INDEXES = [
     # person's), messages by record kind (engagement, stale, response times use the
     # related-model and occurred_at indexes above).
     IndexModel([*_SCOPE, ("data.created_at", A)], name="by_created_at"),
+    # GET /analytics/stale: registered records of one model (all, or some owners').
+    IndexModel([*_SCOPE, ("data.model", A), ("data.user_id", A)], name="by_model_user"),
     IndexModel([*_SCOPE, ("data.completed_at", A)], name="by_completed_at"),
     IndexModel([*_SCOPE, ("data.user_id", A), ("data.created_at", A)], name="by_user_created_at"),
     IndexModel(

@@ -327,6 +327,65 @@ async def test_stale_threshold_is_local_midnight_and_open_activities_exclude(cli
     assert other["items"] == []
 
 
+async def register(client: Any, headers: dict[str, str], model: str, record_id: str, **body: Any):
+    response = await client.put(
+        f"/api/v1/records/{model}/{record_id}",
+        json={"name": f"{model} {record_id}", "user_id": "odoo:7", **body},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+
+
+def on(model: str, record_id: str) -> dict[str, Any]:
+    return {"model": model, "id": record_id, "name": None}
+
+
+async def test_stale_lists_registered_sale_opportunities_with_their_model(client, auth, store):
+    boss = auth("boss", roles=["manager"])
+    await register(client, boss, "sale.opportunity", "1", contact_id="p9", contact_name="ACME")
+    await register(client, boss, "sale.opportunity", "2")  # a done activity 15 days ago
+    await register(client, boss, "sale.opportunity", "3")  # an open activity: not stale
+    await register(client, boss, "sale.opportunity", "4", user_id="bob")
+    await register(client, boss, "sale.quot", "5")  # not an opportunity: never stale
+    # The synced lead 1 was touched yesterday: only the registered opportunity 1 is stale.
+    await put(store, "opportunity", [lead(1)])
+    await put(store, "message", [message(1, NOW - timedelta(days=1), res_id=1)])
+    done_at = NOW - timedelta(days=15)
+    await put(
+        store,
+        "activity",
+        [
+            activity(1, related=on("sale.opportunity", "2"), state="done", completed_at=done_at),
+            activity(2, related=on("sale.opportunity", "3")),
+            # An open activity on a quotation with the same id leaves opportunity 4 stale.
+            activity(3, related=on("sale.quot", "4")),
+        ],
+    )
+    everyone = await get(client, "/stale", boss, tz="UTC")
+    assert [(i["related"]["model"], i["related"]["id"]) for i in everyone["items"]] == [
+        ("sale.opportunity", "1"),
+        ("sale.opportunity", "4"),
+        ("sale.opportunity", "2"),
+    ]
+    first, _, touched = everyone["items"]
+    assert first == {
+        "related": {"model": "sale.opportunity", "id": "1", "name": "sale.opportunity 1"},
+        "contact_id": "p9",
+        "contact_name": "ACME",
+        "user_id": "odoo:7",
+        "last_touch_at": None,
+        "days_since_last_touch": None,
+    }
+    assert touched["days_since_last_touch"] == 15
+    # A plain user sees only the records one of their identities owns.
+    mine = await get(client, "/stale", auth("alice", odoo_uid=7), tz="UTC")
+    assert [i["related"]["id"] for i in mine["items"]] == ["1", "2"]
+    assert await get(client, "/stale", auth("bob"), tz="UTC") == {
+        **mine,
+        "items": [everyone["items"][1]],
+    }
+
+
 # ---------------------------------------------------------------------------- 422s
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -592,22 +592,102 @@ async def test_engagement_matches_a_plain_python_count_on_every_page(
 # ---------------------------------------------------------------------------- stale
 
 
-def stale_reference(data: Data, caller: Principal, days: int) -> list[dict[str, Any]]:
-    items = []
+# Registered records (PUT /records) sharing ids with the synced leads, and activities and
+# messages on them: only registered sale.opportunity records are opportunities.
+REGISTERED_KEYS = [("sale.opportunity", i) for i in (*LEADS[:2], "r3")] + [("sale.quot", "1")]
+registered = st.lists(
+    st.fixed_dictionaries(
+        {
+            "key": st.sampled_from(REGISTERED_KEYS),
+            "user_id": st.sampled_from([None, "odoo:7", "bob"]),
+            "contact_id": st.one_of(st.none(), st.sampled_from(CONTACTS)),
+        }
+    ),
+    max_size=4,
+    unique_by=lambda r: r["key"],
+)
+
+
+async def _fill_registered(
+    store: Store, data: Data, regs: list, reg_acts: list, reg_msgs: list
+) -> tuple[Data, list[dict[str, Any]]]:
+    """Store the registered records and the activities and messages on them; (the data with
+    those live activities and messages, the records)."""
+    now, zone = data.now, data.zone
+    records = []
+    for spec in regs:
+        model, record_id = spec["key"]
+        doc = {
+            "id": f"registered_{model}_{record_id}",
+            "model": model,
+            "record_id": record_id,
+            "name": f"{model} {record_id}",
+            "contact_id": spec["contact_id"],
+            "contact_name": f"Contact {spec['contact_id']}" if spec["contact_id"] else None,
+            "user_id": spec["user_id"],
+        }
+        await store.registered_records.put(TENANT, "registered_record", doc, now=now)
+        records.append(doc)
+    acts = []
+    for i, (spec, (model, record_id)) in enumerate(reg_acts):
+        doc = _activity_doc(i, spec, now, zone)
+        doc["id"] = f"act_r{i:04d}"
+        doc["related"] = {"model": model, "id": record_id, "name": None}
+        acts.append(doc)
+    msgs = []
+    for i, (spec, (model, record_id)) in enumerate(reg_msgs):
+        doc = _message_doc(1000 + i, {**spec, "record": (LEAD, record_id)}, now, zone)
+        doc = dict(doc, res_model=model, related={**doc["related"], "model": model})
+        msgs.append(doc)
+    if acts:
+        await store.envelopes.insert_many(TENANT, "activity", "local", acts, now=now)
+    if msgs:
+        await store.envelopes.upsert_many(TENANT, "message", "odoo", msgs, now=now)
+    dead_acts = [d["id"] for d, (s, _) in zip(acts, reg_acts, strict=True) if s["deleted"]]
+    dead_msgs = [d["id"] for d, (s, _) in zip(msgs, reg_msgs, strict=True) if s["deleted"]]
+    await store.envelopes.deactivate_many(TENANT, "activity", dead_acts, now=now)
+    await store.envelopes.deactivate_many(TENANT, "message", dead_msgs, now=now)
+    live_acts = [d for d, (s, _) in zip(acts, reg_acts, strict=True) if not s["deleted"]]
+    live_msgs = [d for d, (s, _) in zip(msgs, reg_msgs, strict=True) if not s["deleted"]]
+    return (
+        replace(
+            data,
+            activities=[*data.activities, *live_acts],
+            messages=[*data.messages, *live_msgs],
+        ),
+        records,
+    )
+
+
+def stale_reference(
+    data: Data, caller: Principal, days: int, records: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """Open synced opportunities (crm.lead) and registered sale.opportunity records (no stage:
+    open), visible to the caller, with no open activity and no touchpoint for `days` days."""
+    candidates = []
     for o in data.opportunities:
-        if not visible(o["user_id"], caller) or o["active"] is False:
+        if o["active"] is False or o["probability"] == 100 or o["lead_type"] == "lead":
             continue
-        if o["probability"] == 100 or o["lead_type"] == "lead":
+        candidates.append((LEAD, str(o["external_id"]), o))
+    candidates += [
+        (r["model"], r["record_id"], r) for r in records if r["model"] == "sale.opportunity"
+    ]
+    items = []
+    for model, record_id, o in candidates:
+        if not visible(o["user_id"], caller):
             continue
-        record_id = str(o["external_id"])
-        on_it = [a for a in data.activities if a["related"] and a["related"]["id"] == record_id]
+        on_it = [
+            a
+            for a in data.activities
+            if a["related"] and (a["related"]["model"], a["related"]["id"]) == (model, record_id)
+        ]
         if any(a["state"] != "done" for a in on_it):
             continue
         touches = [a["completed_at"] or a["occurred_at"] for a in on_it]
         touches += [
             m["date"]
             for m in data.messages
-            if m["res_model"] == LEAD
+            if m["res_model"] == model
             and m["res_id"] == record_id
             and m["message_type"] != "notification"
         ]
@@ -617,7 +697,7 @@ def stale_reference(data: Data, caller: Principal, days: int) -> list[dict[str, 
             continue
         items.append(
             {
-                "related": {"model": LEAD, "id": record_id, "name": o["name"]},
+                "related": {"model": model, "id": record_id, "name": o["name"]},
                 "contact_id": o["contact_id"],
                 "contact_name": o["contact_name"],
                 "user_id": o["user_id"],
@@ -625,21 +705,34 @@ def stale_reference(data: Data, caller: Principal, days: int) -> list[dict[str, 
                 "days_since_last_touch": since_days,
             }
         )
-    return sorted(items, key=lambda i: (i["last_touch_at"] or analytics.EPOCH, i["related"]["id"]))
+    return sorted(
+        items,
+        key=lambda i: (
+            i["last_touch_at"] or analytics.EPOCH,
+            f"{i['related']['model']},{i['related']['id']}",
+        ),
+    )
 
 
 @FAST
-@given(**COMMON, days=st.integers(min_value=1, max_value=40))
+@given(
+    **COMMON,
+    days=st.integers(min_value=1, max_value=40),
+    regs=registered,
+    reg_acts=st.lists(st.tuples(activity, st.sampled_from(REGISTERED_KEYS)), max_size=8),
+    reg_msgs=st.lists(st.tuples(message, st.sampled_from(REGISTERED_KEYS)), max_size=8),
+)
 async def test_stale_matches_a_plain_python_walk(
-    acts, msgs, opps, now, tz, caller, since_back, length, days
+    acts, msgs, opps, now, tz, caller, since_back, length, days, regs, reg_acts, reg_msgs
 ):
     async def check(store: Store, data: Data) -> None:
+        data, records = await _fill_registered(store, data, regs, reg_acts, reg_msgs)
         usage = begin_usage()
         got = await analytics.stale(
             store, caller, zone=data.zone, now=now, opportunity_model=LEAD, days=days
         )
         assert usage.commands == 1
-        assert [i.model_dump() for i in got.items] == stale_reference(data, caller, days)
+        assert [i.model_dump() for i in got.items] == stale_reference(data, caller, days, records)
         assert got.has_more is False
 
     await _with_store(acts, msgs, opps, now, tz, check)
