@@ -56,7 +56,8 @@ from app.services import cursor as keyset
 from app.services.auth import Principal
 from app.services.clock import Clock
 from app.store import Store
-from app.store.webhooks import DELIVERED, FAILED, MAX_WEBHOOKS_PER_TENANT, PENDING, SENDING
+from app.store.repository import PENDING, SENDING
+from app.store.webhooks import DELIVERED, FAILED, MAX_WEBHOOKS_PER_TENANT
 
 logger = logging.getLogger("app.webhooks")
 

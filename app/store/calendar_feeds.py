@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from app.store.collection import Sort, TimedCollection
+from app.store.collection import Sort
+from app.store.repository import Repository
 
 LIST_SORT: Sort = [("created_at", -1), ("id", -1)]
 
@@ -22,11 +23,8 @@ def _read(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in doc.items() if k != "_id"}
 
 
-class CalendarFeeds:
+class CalendarFeeds(Repository):
     """Typed access to the `calendar_feeds` collection."""
-
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
 
     async def insert(self, token_hash: str, feed: Mapping[str, Any]) -> None:
         await self.collection.insert_one({**feed, "_id": token_hash, "is_revoked": False})

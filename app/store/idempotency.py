@@ -15,13 +15,10 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from app.store.collection import TimedCollection
+from app.store.repository import Repository
 
 
-class IdempotencyKeys:
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
-
+class IdempotencyKeys(Repository):
     async def claim(
         self, key_id: str, record: Mapping[str, Any], *, now: datetime
     ) -> tuple[bool, dict[str, Any]]:

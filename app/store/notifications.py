@@ -19,9 +19,9 @@ from pymongo.operations import UpdateMany, UpdateOne
 from app.store.collection import WriteOp
 from app.store.conditions import SortKeys, after
 from app.store.envelopes import envelope_id
-from app.store.repository import Repository
+from app.store.repository import PENDING, SENDING, ClaimQueue
 
-PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
+SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
 # Every status the in-app channel shows (once due): all but cancelled.
 IN_APP_STATUSES = [PENDING, SENDING, SENT, FAILED]
 # The in-app list's order; its last key is unique, so a keyset cursor resumes exactly.
@@ -49,7 +49,7 @@ class ActivityReminders:
     recipients: Sequence[Recipient]
 
 
-class Notifications(Repository):
+class Notifications(ClaimQueue):
     """Reminder documents: kept in step with their activities, claimed and delivered once."""
 
     # -- keeping in step ----------------------------------------------------------------------
@@ -154,22 +154,7 @@ class Notifications(Repository):
         self, now: datetime, owner: str, *, lease: timedelta
     ) -> dict[str, Any] | None:
         """Atomically take the most overdue deliverable notification for `owner`, or None."""
-        until = now + lease
-        return await self.collection.find_one_and_update(
-            # A `sending` document's next_attempt_at is its lease_until: due again once expired.
-            {"status": {"$in": [PENDING, SENDING]}, "next_attempt_at": {"$lte": now}},
-            {
-                "$set": {
-                    "status": SENDING,
-                    "claimed_by": owner,
-                    "claimed_at": now,
-                    "lease_until": until,
-                    "next_attempt_at": until,
-                },
-                "$inc": {"attempts": 1},
-            },
-            sort=[("next_attempt_at", 1)],
-        )
+        return await self._claim_oldest_due(now, owner, lease, claimed_at=now)
 
     async def finish(
         self, claimed: Mapping[str, Any], owner: str, status: str, *, now: datetime, **fields: Any

@@ -17,8 +17,8 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.operations import UpdateMany, UpdateOne
 
-from app.store.collection import TimedCollection
 from app.store.envelopes import envelope_id
+from app.store.repository import Repository
 
 LIVE = "odoo"
 HISTORY = "odoo_history"
@@ -66,11 +66,8 @@ class FieldUpdate:
     changes: Mapping[str, Any]
 
 
-class OdooMirror:
+class OdooMirror(Repository):
     """Questions and bulk updates about the envelopes mirroring one Odoo connection."""
-
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_indexes(ODOO_MIRROR_INDEXES)

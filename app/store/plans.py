@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from app.store.collection import TimedCollection
+from app.store.repository import Repository
 
 
 def _key(tenant_id: str, plan_id: str) -> str:
@@ -17,10 +17,7 @@ def _plan(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("_id", "tenant_id")}
 
 
-class Plans:
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
-
+class Plans(Repository):
     async def insert(self, tenant_id: str, plan: Mapping[str, Any]) -> None:
         await self.collection.insert_one(
             {"_id": _key(tenant_id, plan["id"]), "tenant_id": tenant_id, **plan}

@@ -10,16 +10,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from app.store.collection import TimedCollection
 from app.store.envelopes import envelope_id
+from app.store.repository import Repository
 
 ACTIVITY = "activity"
 
 
-class RegisteredRecords:
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
-
+class RegisteredRecords(Repository):
     async def put(
         self, tenant_id: str, entity_type: str, doc: Mapping[str, Any], *, now: datetime
     ) -> bool:

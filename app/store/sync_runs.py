@@ -12,7 +12,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from app.store.collection import TimedCollection
+from app.store.repository import Repository
 
 A, D = ASCENDING, DESCENDING
 SYNC_RUN_INDEXES = [
@@ -27,11 +27,8 @@ SYNC_RUN_INDEXES = [
 ABANDONED = "abandoned: its worker stopped before finishing"
 
 
-class SyncRuns:
+class SyncRuns(Repository):
     """Runs of the Odoo sync, per tenant."""
-
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_indexes(SYNC_RUN_INDEXES)

@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from app.store.collection import Sort, TimedCollection
+from app.store.collection import Sort
 from app.store.envelopes import envelope_id
+from app.store.repository import Repository
 
 # Listed by name, then id (unique): the keyset the list pages with.
 LIST_SORT: Sort = [("name", 1), ("id", 1)]
@@ -23,11 +24,8 @@ def _read(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in doc.items() if k not in ("_id", "tenant_id", "is_deleted")}
 
 
-class TimelineViews:
+class TimelineViews(Repository):
     """Typed access to the `timeline_views` collection; every query is scoped to a tenant."""
-
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
 
     async def insert(self, tenant_id: str, view: Mapping[str, Any]) -> None:
         await self.collection.insert_one(

@@ -19,8 +19,9 @@ from typing import Any
 from pymongo.operations import UpdateOne
 
 from app.store.collection import TimedCollection
+from app.store.repository import SENDING, ClaimQueue, Repository
 
-PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
+DELIVERED, FAILED = "delivered", "failed"
 # Active webhooks of a tenant are cached this long per process: a write does not pay a query to
 # learn that nobody listens. Creating or deleting a webhook in this process clears the entry; a
 # replica sees the change within this delay.
@@ -33,9 +34,9 @@ def webhook_key(tenant_id: str, webhook_id: str) -> str:
     return f"{tenant_id}:{webhook_id}"
 
 
-class Webhooks:
+class Webhooks(Repository):
     def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
+        super().__init__(collection)
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
     async def insert(self, tenant_id: str, doc: Mapping[str, Any]) -> None:
@@ -76,10 +77,7 @@ class Webhooks:
         return hooks
 
 
-class WebhookDeliveries:
-    def __init__(self, collection: TimedCollection) -> None:
-        self.collection = collection
-
+class WebhookDeliveries(ClaimQueue):
     async def enqueue(self, tenant_id: str, deliveries: Sequence[Mapping[str, Any]]) -> None:
         """Insert deliveries idempotently (one bulk write; an existing one is left alone)."""
         await self.collection.bulk_write(
@@ -98,21 +96,7 @@ class WebhookDeliveries:
         self, *, owner: str, now: datetime, lease: timedelta
     ) -> dict[str, Any] | None:
         """Atomically take the most overdue delivery (pending and due, or its lease expired)."""
-        until = now + lease
-        return await self.collection.find_one_and_update(
-            # A `sending` delivery's next_attempt_at is its lease end: due again once expired.
-            {"status": {"$in": [PENDING, SENDING]}, "next_attempt_at": {"$lte": now}},
-            {
-                "$set": {
-                    "status": SENDING,
-                    "claimed_by": owner,
-                    "lease_until": until,
-                    "next_attempt_at": until,
-                },
-                "$inc": {"attempts": 1},
-            },
-            sort=[("next_attempt_at", 1)],
-        )
+        return await self._claim_oldest_due(now, owner, lease)
 
     async def record(
         self,
